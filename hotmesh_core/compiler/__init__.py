@@ -1,0 +1,1 @@
+"""The compiler: load YAML apps safely, validate them with located errors, compile them."""

@@ -1,0 +1,154 @@
+"""One error tree for the whole library, rooted at :class:`HotMeshError`.
+
+Every error carries a numeric ``code`` (the reference's status codes where one exists) and says
+whether retrying the same operation can succeed (``transient``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class HotMeshError(Exception):
+    """Base of every error raised by hotmesh_core."""
+
+    code: int = 500
+    transient: bool = False
+
+    def __init__(self, message: str, code: int | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"message": self.message, "code": self.code, **self.details}
+
+
+class ManifestError(HotMeshError):
+    """A YAML app (manifest) is invalid; carries the file, line and activity id where known."""
+
+    code = 400
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        activity: str | None = None,
+        column: int | None = None,
+    ) -> None:
+        self.reason = message
+        self.file = file
+        self.line = line
+        self.column = column
+        self.activity = activity
+        where = []
+        if file:
+            where.append(file if line is None else f"{file}:{line}")
+        elif line is not None:
+            where.append(f"line {line}")
+        if activity:
+            where.append(f"activity '{activity}'")
+        prefix = f"{', '.join(where)}: " if where else ""
+        super().__init__(prefix + message)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"message": self.reason, "code": self.code, "file": self.file, "line": self.line,
+                "column": self.column, "activity": self.activity}
+
+
+class PipeError(HotMeshError):
+    """A mapping or ``@pipe`` expression is invalid or failed to evaluate."""
+
+    code = 400
+
+
+class ValidationError(HotMeshError):
+    """An id, topic or argument given to the API is malformed."""
+
+    code = 400
+
+
+class PayloadTooLargeError(HotMeshError):
+    """A payload exceeds the configured size cap; nothing was written."""
+
+    code = 413
+
+
+class DuplicateJobError(HotMeshError):
+    """A job with this id already exists."""
+
+    code = 409
+
+
+class JobNotFoundError(HotMeshError):
+    """No job with this id exists (never created, scrubbed or expired)."""
+
+    code = 404
+
+
+class JobCompletedError(HotMeshError):
+    """The job has already completed (or was interrupted), so it cannot be changed."""
+
+    code = 410
+
+
+class AppNotFoundError(HotMeshError):
+    """The app has not been deployed, or has no active version."""
+
+    code = 404
+
+
+class VersionNotFoundError(HotMeshError):
+    """The requested app version was never deployed."""
+
+    code = 404
+
+
+class TopicNotFoundError(HotMeshError):
+    """No graph of the active version subscribes to this topic."""
+
+    code = 404
+
+
+class JobError(HotMeshError):
+    """A job ended in error; ``code`` is the job's error code and ``job_id`` names it."""
+
+    def __init__(self, message: str, code: int, job_id: str, error: dict[str, Any] | None = None) -> None:
+        super().__init__(message, code, job_id=job_id)
+        self.job_id = job_id
+        self.error = error or {"message": message, "code": code}
+
+
+class JobTimeoutError(HotMeshError, TimeoutError):
+    """``pubsub`` gave up waiting (code 504); the job itself goes on."""
+
+    code = 504
+    transient = True
+
+    def __init__(self, message: str, job_id: str) -> None:
+        super().__init__(message, 504, job_id=job_id)
+        self.job_id = job_id
+
+
+class QuorumError(HotMeshError):
+    """The engines did not agree on activating a version."""
+
+    code = 503
+    transient = True
+
+
+class ConnectionLostError(HotMeshError):
+    """Redis could not be reached."""
+
+    code = 503
+    transient = True
+
+
+class RedisServerError(HotMeshError):
+    """The embedded redis-server could not be found or started."""
+
+    code = 500

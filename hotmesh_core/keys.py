@@ -1,0 +1,145 @@
+"""Every Redis key and channel name hotmesh_core uses is minted here, and only here.
+
+Key schema (namespace ``hmsh`` by default, ``<app>`` = app id, ``<v>`` = version label)::
+
+    hmsh:a:<app>                  hash    app registry: id, version (the ACTIVE one), active,
+                                          versions/<v> = "deployed:<ts>" | "activated:<ts>"
+    hmsh:<app>:v:                 hash    <v> -> compiled app JSON (what engines execute)
+    hmsh:<app>:src:               hash    <v> -> the YAML source as deployed (studio, diff)
+    hmsh:<app>:hooks              hash    <hook topic> -> JSON hook rules (app-wide, spec Q14)
+    hmsh:<app>:j:<jid>            hash    job state (layout in ``store.py``)
+    hmsh:<app>:x:                 stream  engine stream, consumer group ENGINE   (reference name)
+    hmsh:<app>:x:<topic>          stream  worker stream per topic, group WORKER  (reference name)
+    hmsh:<app>:t:                 zset    due timers: member = timer event, score = due ms (Redis TIME)
+    hmsh:<app>:w:<role>           string  short leases (scout roles, activation leader)
+    hmsh:<app>:r:                 hash    throttles: ":" = all, <topic> = one topic (ms, -1 = paused)
+    hmsh:<app>:signals:<t>:<key>  string  open web-hook registration -> "<aid>::<dad>::<gid>::<jid>"
+    hmsh:<app>:s:<key>:<ts>       hash    stats buckets (+ ":index:<path>:<value>" lists, ":mdn:<path>" zsets)
+    hmsh:<app>:jobs               zset    job index for listing runs: jid -> created ms
+
+Pub/sub channels (not keys)::
+
+    hmsh:<app>:q:                 quorum: ping, pong, activate, throttle, rollcall, work
+    hmsh:<app>:q:<guid>           one process: pubsub replies, targeted quorum messages
+    hmsh:<app>:q:<topic>          job outcomes (``publishes``) and per-topic quorum messages
+    hmsh:<app>:e:<jid>            live activity events of one job (studio, widgets)
+
+Redis Cluster: a step is one atomic script over the job hash and the streams it writes, so in a
+sharded layout those keys must share a hash slot. The ``shards`` setting is the one place that
+changes: with ``shards > 1`` every job is assigned a shard ``{s<n>}`` by its id, the job hash carries
+that hash tag, and each shard has its own engine stream carrying the same tag. Worker streams and
+registries stay unsharded (they are written by single-key commands). With the default ``shards=1``
+no hash tags are added and the layout matches the reference.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass
+
+ENGINE_GROUP = "ENGINE"
+WORKER_GROUP = "WORKER"
+SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Mints the keys of one app. Immutable and cheap; one per HotMesh instance."""
+
+    app: str
+    namespace: str = "hmsh"
+    shards: int = 1
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.namespace}:{self.app}:"
+
+    # -- registry and versions ---------------------------------------------------------------
+    def app_registry(self) -> str:
+        return f"{self.namespace}:a:{self.app}"
+
+    def versions(self) -> str:
+        return f"{self.prefix}v:"
+
+    def sources(self) -> str:
+        return f"{self.prefix}src:"
+
+    def hooks(self) -> str:
+        return f"{self.prefix}hooks"
+
+    # -- jobs ----------------------------------------------------------------------------------
+    def shard_tag(self, jid: str) -> str:
+        if self.shards <= 1:
+            return ""
+        return "{s%d}" % (zlib.crc32(jid.encode()) % self.shards)
+
+    def job(self, jid: str) -> str:
+        return f"{self.prefix}j:{self.shard_tag(jid)}{jid}"
+
+    def job_pattern(self) -> str:
+        return f"{self.prefix}j:*"
+
+    def job_index(self) -> str:
+        return f"{self.prefix}jobs"
+
+    # -- streams -------------------------------------------------------------------------------
+    def engine_stream(self, jid: str | None = None) -> str:
+        """The engine stream; with sharding, the stream of the shard that owns ``jid``."""
+        if self.shards <= 1 or jid is None:
+            return f"{self.prefix}x:"
+        return f"{self.prefix}x:{self.shard_tag(jid)}"
+
+    def engine_streams(self) -> list[str]:
+        if self.shards <= 1:
+            return [f"{self.prefix}x:"]
+        return [f"{self.prefix}x:{{s{n}}}" for n in range(self.shards)]
+
+    def worker_stream(self, topic: str) -> str:
+        return f"{self.prefix}x:{topic}"
+
+    # -- time, leases, throttles, signals, stats ----------------------------------------------
+    def timers(self) -> str:
+        return f"{self.prefix}t:"
+
+    def lease(self, role: str) -> str:
+        return f"{self.prefix}w:{role}"
+
+    def work_lists(self) -> str:
+        return f"{self.prefix}w:"
+
+    def throttles(self) -> str:
+        return f"{self.prefix}r:"
+
+    def signal(self, hook_topic: str, resolved: str) -> str:
+        return f"{self.prefix}signals:{hook_topic}:{resolved}"
+
+    def stats(self, job_key: str, time_slice: str) -> str:
+        return f"{self.prefix}s:{job_key}:{time_slice}"
+
+    def stats_index(self, job_key: str, time_slice: str, path: str, value: str) -> str:
+        return f"{self.stats(job_key, time_slice)}:index:{path}:{value}"
+
+    def stats_median(self, job_key: str, time_slice: str, path: str) -> str:
+        return f"{self.stats(job_key, time_slice)}:mdn:{path}"
+
+    # -- pub/sub channels ----------------------------------------------------------------------
+    def quorum_channel(self, target: str = "") -> str:
+        return f"{self.prefix}q:{target}"
+
+    def job_events_channel(self, jid: str) -> str:
+        return f"{self.prefix}e:{jid}"
+
+    def job_events_pattern(self) -> str:
+        return f"{self.prefix}e:*"
+
+
+def check_id(kind: str, value: object) -> str:
+    """Validate an app id, topic, job id or version label: ``[A-Za-z0-9._-]``, 1 to 128 chars."""
+    from .errors import ValidationError
+
+    if not isinstance(value, str) or not SAFE_ID.match(value):
+        raise ValidationError(
+            f"invalid {kind} {value!r}: use 1 to 128 characters from A-Z a-z 0-9 . _ -"
+        )
+    return value
