@@ -10,6 +10,7 @@ Key schema (namespace ``hmsh`` by default, ``<app>`` = app id, ``<v>`` = version
     hmsh:<app>:j:<jid>            hash    job state (layout in ``store.py``)
     hmsh:<app>:x:                 stream  engine stream, consumer group ENGINE   (reference name)
     hmsh:<app>:x:<topic>          stream  worker stream per topic, group WORKER  (reference name)
+    hmsh:<app>:x-dead             stream  dead letters: unparseable or unattributable messages
     hmsh:<app>:t:                 zset    due timers: member = timer event, score = due ms (Redis TIME)
     hmsh:<app>:w:<role>           string  short leases (scout roles, activation leader)
     hmsh:<app>:r:                 hash    throttles: ":" = all, <topic> = one topic (ms, -1 = paused)
@@ -98,6 +99,10 @@ class Keys:
     def worker_stream(self, topic: str) -> str:
         return f"{self.prefix}x:{topic}"
 
+    def dead_letters(self) -> str:
+        """Messages that could not be parsed or attributed to a job (kept for inspection)."""
+        return f"{self.prefix}x-dead"
+
     # -- time, leases, throttles, signals, stats ----------------------------------------------
     def timers(self) -> str:
         return f"{self.prefix}t:"
@@ -143,3 +148,44 @@ def check_id(kind: str, value: object) -> str:
             f"invalid {kind} {value!r}: use 1 to 128 characters from A-Z a-z 0-9 . _ -"
         )
     return value
+
+
+class JobFields:
+    """Field names inside a job hash ``hmsh:<app>:j:<jid>`` (spec 4.2, redesigned for clarity).
+
+    ``:``                 the job semaphore (HINCRBY): children still to finish; <= 0 done;
+                          < -100,000,000 interrupted; -1 pending (created with ``pending``)
+    ``m/<key>``           job metadata: jid gid tpc app vrs trc ngn key ts jc ju pj pg pd pa px src err
+    ``d/<path>``          job data (``$job.data``), one field per job-map leaf, serializer-encoded
+    ``a/<aid><dad>``      one activity execution: JSON ``{"output": {"data", "metadata"}, "hook": {"data"}}``
+    ``l/<aid><dad>``      the activity's 15-digit collation ledger at that address (spec 5.4)
+    ``g/<guid>``          a leg-2 message already applied while the leg stayed open (duplicate guard)
+    ``_<name>``           search fields; ``-<name>`` markers (literal names, as in the reference)
+    """
+
+    SEMAPHORE = ":"
+    META = ("jid", "gid", "tpc", "app", "vrs", "trc", "ngn", "key", "ts", "jc", "ju",
+            "pj", "pg", "pd", "pa", "px", "src", "err")
+
+    @staticmethod
+    def meta(key: str) -> str:
+        return "m/" + key
+
+    @staticmethod
+    def data(path: str) -> str:
+        return "d/" + path
+
+    @staticmethod
+    def activity(aid: str, dad: str) -> str:
+        return f"a/{aid}{dad}"
+
+    @staticmethod
+    def ledger(aid: str, dad: str) -> str:
+        return f"l/{aid}{dad}"
+
+    @staticmethod
+    def guid(guid: str) -> str:
+        return "g/" + guid
+
+
+META_FIELDS = tuple(JobFields.meta(k) for k in JobFields.META)

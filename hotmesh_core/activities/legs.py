@@ -1,0 +1,333 @@
+"""Leg 1 and leg 2 of non-trigger activities (spec 5.3.2 to 5.3.4), each one atomic step.
+
+Ledger arithmetic (spec 5.4) on the 15-digit value at ``l/<aid><dad>``::
+
+    999000000000000  seeded by the parent        leg 1 enter+exit (duplex) -> 889000000000000
+    single-leg completion -> 888000001000001     (cycle pivot: 889000001000001, stays open)
+    leg 2, each entry: +1000000; exit +1; final exit also -1000000000000 (digit 2 -> 8)
+
+Every step is read, compute, then one compare-and-set commit on that ledger (``scripts/step.lua``).
+If the process dies before the commit, the message is redelivered and recomputed; if it dies
+after, the redelivered copy finds the ledger moved on and is dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from .. import messages as msgs
+from ..compiler.model import Activity
+from ..context import SEEDED, AppIndex, StepState, fields_to_read, restore
+from ..errors import HotMeshError, PipeError
+from ..keys import JobFields, WORKER_GROUP
+from ..mapper import children_for, job_map_fields, truthy
+from ..pipe import UNDEFINED, map_rules, resolve
+from ..serializer import dumps
+from ..store import StepSpec
+from ..util import parent_dad, timestamp, with_index
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+log = logging.getLogger("hotmesh.engine")
+
+LEG1_OPEN = 889000000000000
+SINGLE_DONE = 888000001000001
+SINGLE_PIVOT = 889000001000001
+
+
+async def read_state(engine: Engine, jid: str, aid: str, dad: str) -> tuple[AppIndex, Activity, StepState] | None:
+    """Read what a step of ``aid`` needs; None when the job is gone or unknown to this version."""
+    index = await engine.active_app()
+    for _ in range(2):
+        activity = index.app.activities.get(aid)
+        if activity is None:
+            index2 = await engine.index_for_job(jid)
+            if index2 is None or aid not in index2.app.activities:
+                return None
+            index, activity = index2, index2.app.activities[aid]
+        fields, blobs = fields_to_read(index, activity, dad)
+        values = await engine.store.read_fields(jid, fields)
+        state = restore(index, activity, fields, blobs, values)
+        if not state.exists:
+            return None
+        version = state.meta.get("vrs")
+        if version == index.app.version:
+            return index, activity, state
+        index = await engine.app(version or "")
+    return None
+
+
+def seed_children(engine: Engine, spec: StepSpec, jid: str, gid: str, dad: str, children: list[str],
+                  trc: str | None) -> None:
+    """Pre-seed each child's ledger at ``dad,0`` and add its ``transition`` message."""
+    child_dad = f"{dad},0"
+    for child in children:
+        spec.hset[JobFields.ledger(child, child_dad)] = str(SEEDED)
+        spec.xadd.append((engine.keys.engine_stream(jid), msgs.build(
+            msgs.metadata(jid, gid, child_dad, child, trc=trc), type=msgs.TRANSITION)))
+
+
+def expire_seconds(engine: Engine, activity: Activity, graph_expire: Any, ctx: dict[str, Any]) -> int:
+    rule = activity.expire if activity.expire is not None else graph_expire
+    if rule is None:
+        return engine.settings.expire_seconds
+    value = resolve(rule, ctx)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return engine.settings.expire_seconds
+
+
+def completion_message(engine: Engine, jid: str, gid: str, meta: dict[str, str], publishes: str | None,
+                       *, emit: bool = False, force: bool = False) -> tuple[str, str] | None:
+    """The ``complete`` message, when anyone is to be told (parent, pubsub caller, subscribers)."""
+    awaited = bool(meta.get("pj")) and meta.get("px") != "true"
+    if not (force or awaited or meta.get("ngn") or publishes):
+        return None
+    message = msgs.build(msgs.metadata(jid, gid, ",0", meta.get("tpc", "")), type=msgs.COMPLETE,
+                         **({"emit": True} if emit else {}))
+    return engine.keys.engine_stream(jid), message
+
+
+def _finish_spec(engine: Engine, index: AppIndex, activity: Activity, state: StepState, spec: StepSpec,
+                 ctx: dict[str, Any]) -> None:
+    graph = index.app.graph_of(activity.graph)
+    jid, gid = state.meta["jid"], state.meta["gid"]
+    spec.finishing = True
+    spec.done_expire = expire_seconds(engine, activity, graph.expire, ctx)
+    spec.done_message = completion_message(engine, jid, gid, state.meta, graph.publishes)
+    if activity.emit is not None and truthy(resolve(activity.emit, ctx)):
+        spec.emit_message = completion_message(engine, jid, gid, state.meta, graph.publishes,
+                                               emit=True, force=True)
+
+
+def _activity_meta(activity: Activity, dad: str, state: StepState, **extra: Any) -> dict[str, Any]:
+    previous = state.ctx.get(activity.id, {}).get("output", {}).get("metadata", {})
+    now = timestamp()
+    meta = {"aid": activity.id, "dad": dad, "atp": activity.type, "ac": previous.get("ac", now), "au": now}
+    if activity.subtype:
+        meta["stp"] = activity.subtype
+    meta.update(extra)
+    return meta
+
+
+# -- leg 1 --------------------------------------------------------------------------------------
+async def leg1(engine: Engine, message: dict[str, Any], ack: tuple[str, str, str]) -> None:
+    meta = message["metadata"]
+    jid, aid, dad, gid = meta["jid"], meta["aid"], meta["dad"], meta.get("gid")
+    for _ in range(20):
+        found = await read_state(engine, jid, aid, dad)
+        if found is None:
+            await engine.store.ack(*ack)
+            return
+        index, activity, state = found
+        if state.meta.get("gid") != gid or (state.semaphore or 0) <= 0 or state.ledger != SEEDED:
+            await engine.store.ack(*ack)          # stale generation, inactive job, or a duplicate
+            return
+        spec = StepSpec(engine.keys.job(jid), gid=gid, active=0, ledger=(JobFields.ledger(aid, dad), SEEDED),
+                        ack=ack)
+        ctx = state.ctx
+        try:
+            if activity.type in ("worker", "await"):
+                _dispatch(engine, activity, state, spec, dad, meta)
+            elif activity.type == "hook" and activity.sleep is None and activity.hook_topic is None:
+                _single_leg(engine, index, activity, state, spec, dad, ctx)
+            else:
+                raise HotMeshError(f"activity type '{activity.type}' ({aid}) is not supported yet", 501)
+        except (PipeError, HotMeshError) as exc:
+            _fail_in_leg1(engine, index, activity, state, spec, dad, exc)
+        result = await engine.store.step(spec)
+        if result.status != "conflict":
+            return
+    raise HotMeshError(f"leg 1 of {aid} kept conflicting", 503)
+
+
+def _dispatch(engine: Engine, activity: Activity, state: StepState, spec: StepSpec, dad: str,
+              meta: dict[str, Any]) -> None:
+    ctx = state.ctx
+    payload = map_rules(activity.input_maps, ctx) if activity.input_maps is not None else None
+    topic = resolve(activity.topic, ctx)
+    if not isinstance(topic, str) or not topic:
+        raise PipeError(f"activity '{activity.id}': topic resolved to {topic!r}")
+    jid, gid = state.meta["jid"], state.meta["gid"]
+    out_meta = msgs.metadata(jid, gid, dad, activity.id, topic=topic, trc=meta.get("trc"))
+    if payload is not None:
+        msgs.check_size(f"input of {activity.id}", payload, engine.settings.max_payload_bytes)
+    if activity.type == "worker":
+        extra: dict[str, Any] = {"policies": {"retry": activity.retry}} if activity.retry else {}
+        spec.xadd.append((engine.keys.worker_stream(topic), msgs.build(out_meta, data=payload, **extra)))
+    else:
+        awaits = True if activity.await_child is True else truthy(resolve(activity.await_child, ctx))
+        if not awaits:
+            out_meta["await"] = False
+        spec.xadd.append((engine.keys.engine_stream(jid), msgs.build(out_meta, type=msgs.AWAIT,
+                                                                      data=payload or {})))
+    entry = {"output": {"metadata": _activity_meta(activity, dad, state)}}
+    if payload is not None:
+        entry["input"] = {"data": payload}
+    spec.hset[JobFields.activity(activity.id, dad)] = dumps(entry)
+    spec.hset[JobFields.ledger(activity.id, dad)] = str(LEG1_OPEN)
+
+
+def _single_leg(engine: Engine, index: AppIndex, activity: Activity, state: StepState, spec: StepSpec,
+                dad: str, ctx: dict[str, Any]) -> None:
+    data = map_rules(activity.output_maps, ctx) if activity.output_maps is not None else {}
+    entry = {"output": {"data": data, "metadata": _activity_meta(activity, dad, state)}}
+    ctx[activity.id] = ctx["$self"] = entry
+    children = children_for(activity, 200, ctx)
+    spec.hset.update(job_map_fields(activity.job_maps, ctx))
+    spec.hset.update(job_map_fields(activity.code_job_maps.get("200"), ctx))
+    spec.hset[JobFields.activity(activity.id, dad)] = dumps(entry)
+    spec.hset[JobFields.ledger(activity.id, dad)] = str(SINGLE_PIVOT if activity.cycle else SINGLE_DONE)
+    seed_children(engine, spec, state.meta["jid"], state.meta["gid"], dad, children, state.meta.get("trc"))
+    spec.sem = len(children) - 1
+    _finish_spec(engine, index, activity, state, spec, ctx)
+
+
+def _fail_in_leg1(engine: Engine, index: AppIndex, activity: Activity, state: StepState, spec: StepSpec,
+                  dad: str, exc: HotMeshError) -> None:
+    """A mapping error in leg 1 fails the activity (and so the job) instead of hanging it."""
+    error = {"message": exc.message, "code": exc.code}
+    spec.xadd.clear()
+    spec.hset = {
+        JobFields.activity(activity.id, dad): dumps({"output": {"metadata": _activity_meta(
+            activity, dad, state, err=dumps(error))}}),
+        JobFields.ledger(activity.id, dad): str(SINGLE_DONE),
+        JobFields.meta("err"): dumps({**error, "is_stream_error": True, "job_id": state.meta["jid"]}),
+    }
+    spec.sem = -1
+    _finish_spec(engine, index, activity, state, spec, state.ctx)
+    spec.emit_message = None
+
+
+# -- leg 2 --------------------------------------------------------------------------------------
+async def leg2(engine: Engine, message: dict[str, Any], ack: tuple[str, str, str]) -> None:
+    meta = message["metadata"]
+    jid, aid, dad, gid = meta["jid"], meta["aid"], meta["dad"], meta.get("gid")
+    for _ in range(20):
+        found = await read_state(engine, jid, aid, dad)
+        if found is None:
+            await engine.store.ack(*ack)
+            return
+        index, activity, state = found
+        ledger = state.ledger
+        digits = f"{ledger:015d}" if ledger is not None else ""
+        if (state.meta.get("gid") != gid or (state.semaphore or 0) <= 0 or not digits
+                or digits[0] == "9" or digits[1] == "9" or digits[2] != "9"):
+            await engine.store.ack(*ack)          # stale, inactive, leg 1 not done, or leg 2 closed
+            return
+        assert ledger is not None
+        spec = _leg2_spec(engine, index, activity, state, message, dad, ledger, ack)
+        result = await engine.store.step(spec)
+        if result.status != "conflict":
+            return
+    raise HotMeshError(f"leg 2 of {aid} kept conflicting", 503)
+
+
+def _leg2_spec(engine: Engine, index: AppIndex, activity: Activity, state: StepState,
+               message: dict[str, Any], dad: str, ledger: int, ack: tuple[str, str, str]) -> StepSpec:
+    meta = message["metadata"]
+    status = message.get("status") or "success"
+    code = int(message.get("code") or (500 if status == "error" else 200))
+    data = message.get("data")
+    if not isinstance(data, dict):
+        data = {} if data is None else {"value": data}
+    entries = int(f"{ledger:015d}"[3:9]) + 1
+    effective = with_index(dad, entries - 1)
+    final = status != "pending"
+    jid, gid = state.meta["jid"], state.meta["gid"]
+    ctx = state.ctx
+    extra: dict[str, Any] = {}
+    if status == "error":
+        extra["err"] = dumps({"message": data.get("message", "error"), "code": code})
+    entry: dict[str, Any] = {"output": {"metadata": _activity_meta(activity, effective, state, **extra)}}
+    previous_input = ctx.get(activity.id, {}).get("input")
+    if previous_input is not None:
+        entry["input"] = previous_input
+    if activity.type == "hook":
+        entry["hook"] = {"data": data}
+    elif status != "error":
+        entry["output"]["data"] = data
+    if status == "error":
+        ctx["$error"] = {"message": data.get("message"), "code": code}
+    ctx[activity.id] = ctx["$self"] = entry
+    spec = StepSpec(engine.keys.job(jid), gid=gid, active=0, ledger=(JobFields.ledger(activity.id, dad), ledger),
+                    ack=ack, guid=None if final else meta.get("guid"))
+    try:
+        if activity.type == "hook" and activity.output_maps is not None:
+            entry["output"]["data"] = map_rules(activity.output_maps, ctx)
+        children = children_for(activity, code, ctx)
+        spec.hset.update(job_map_fields(activity.job_maps, ctx))
+        spec.hset.update(job_map_fields(activity.code_job_maps.get(str(code)), ctx))
+    except (PipeError, HotMeshError) as exc:
+        children, status, final = [], "error", True
+        entry["output"]["metadata"]["err"] = dumps({"message": exc.message, "code": exc.code})
+        data = {"message": exc.message, "code": exc.code}
+        code = exc.code
+    if status == "error" and final and not children:
+        spec.hset[JobFields.meta("err")] = dumps({"code": code, "message": data.get("message", "error"),
+                                                  "is_stream_error": True, "job_id": jid})
+    spec.hset[JobFields.activity(activity.id, effective)] = dumps(entry)
+    closing = final and not activity.cycle
+    new_ledger = ledger + 1_000_000 + 1 - (1_000_000_000_000 if closing else 0)
+    spec.hset[JobFields.ledger(activity.id, dad)] = str(new_ledger)
+    seed_children(engine, spec, jid, gid, effective, children, meta.get("trc"))
+    spec.sem = len(children) - 1 if final else len(children)
+    _finish_spec(engine, index, activity, state, spec, ctx)
+    return spec
+
+
+def worker_ack(stream: str, message_id: str) -> tuple[str, str, str]:
+    return stream, WORKER_GROUP, message_id
+
+
+def error_payload(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, HotMeshError):
+        return {"message": exc.message, "code": exc.code}
+    return {"message": str(exc) or type(exc).__name__, "code": 500, "name": type(exc).__name__}
+
+
+def parse_json(text: str) -> Any:
+    return json.loads(text)
+
+
+__all__ = ["leg1", "leg2", "seed_children", "expire_seconds", "completion_message", "parent_dad",
+           "UNDEFINED"]
+
+
+async def fail_exhausted(engine: Engine, message: dict[str, Any], ack: tuple[str, str, str], reason: str) -> None:
+    """A message past the delivery cap fails its activity with code 999 (never loops, spec Q11)."""
+    meta = message["metadata"]
+    kind = message.get("type")
+    error = {"message": reason, "code": 999}
+    client = engine.store.client
+    if kind == msgs.TRANSITION:
+        found = await read_state(engine, meta["jid"], meta["aid"], meta["dad"])
+        if found is None or found[2].ledger != SEEDED or found[2].meta.get("gid") != meta.get("gid"):
+            await engine.store.ack(*ack)
+            return
+        index, activity, state = found
+        spec = StepSpec(engine.keys.job(meta["jid"]), gid=meta.get("gid"), active=0,
+                        ledger=(JobFields.ledger(activity.id, meta["dad"]), SEEDED), ack=ack)
+        _fail_in_leg1(engine, index, activity, state, spec, meta["dad"], HotMeshError(reason, 999))
+        await engine.store.step(spec)
+        return
+    if kind in (msgs.COMPLETE, None) or message.get("exhausted"):
+        log.error("dropping %s message for job %s: %s", kind or "re-entry", meta.get("jid"), reason)
+        await engine.store.ack(*ack)
+        return
+    if kind == msgs.AWAIT:
+        target = msgs.metadata(meta["jid"], meta.get("gid", ""), meta["dad"], meta["aid"],
+                               message_guid="X" + meta["guid"][1:])
+        reply = msgs.build(target, type=msgs.RESULT, data=error, status="error", code=999)
+    else:
+        reply = msgs.build({**meta, "guid": "X" + meta["guid"][1:]}, type=msgs.RESPONSE, data=error,
+                           status="error", code=999, exhausted=True)
+    async with client.pipeline(transaction=True) as pipe:
+        pipe.xadd(engine.keys.engine_stream(meta["jid"]), {"message": reply})
+        pipe.xack(ack[0], ack[1], ack[2])
+        pipe.xdel(ack[0], ack[2])
+        await pipe.execute()

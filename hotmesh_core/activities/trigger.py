@@ -1,0 +1,153 @@
+"""The trigger (spec 5.3.1): create the job and dispatch its first children in one atomic step."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .. import messages as msgs
+from ..context import SEEDED, TRIGGER_LEDGER, AppIndex
+from ..errors import DuplicateJobError, HotMeshError, TopicNotFoundError, ValidationError
+from ..keys import JobFields, check_id
+from ..mapper import children_for, job_map_fields, truthy
+from ..pipe import UNDEFINED, resolve
+from ..serializer import dumps
+from ..store import StepSpec
+from ..util import guid, timestamp
+from .legs import completion_message, expire_seconds, seed_children
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+
+@dataclass
+class Parent:
+    jid: str
+    gid: str
+    dad: str
+    aid: str
+    awaits: bool
+    trc: str | None = None
+
+
+@dataclass
+class PreparedJob:
+    jid: str
+    spec: StepSpec
+    message_guid: str | None
+
+
+async def prepare(engine: Engine, topic: str, data: dict[str, Any], *, index: AppIndex | None = None,
+                  ngn: str | None = None, parent: Parent | None = None, pending: float | None = None,
+                  search: dict[str, Any] | None = None, markers: dict[str, Any] | None = None,
+                  message_guid: str | None = None, ack: tuple[str, str, str] | None = None,
+                  trc: str | None = None) -> PreparedJob:
+    index = index or await engine.active_app()
+    app = index.app
+    trigger_id = app.subscriptions.get(topic)
+    if trigger_id is None:
+        raise TopicNotFoundError(f"no graph of app '{app.id}' version '{app.version}' subscribes to '{topic}'")
+    if not isinstance(data, dict):
+        raise ValidationError(f"job input must be a JSON object, got {type(data).__name__}")
+    msgs.check_size("job input", data, engine.settings.max_payload_bytes)
+    activity = app.activities[trigger_id]
+    graph = app.graph_of(topic)
+    now = timestamp()
+    entry: dict[str, Any] = {"output": {"data": data, "metadata": {
+        "aid": trigger_id, "dad": ",0", "atp": "trigger", "ac": now, "au": now}}}
+    ctx: dict[str, Any] = {trigger_id: {**entry, "input": {"data": data}},
+                           "$job": {"metadata": {}, "data": {}}, "$app": {"settings": app.settings}}
+    ctx["$self"] = ctx[trigger_id]
+    stats = activity.stats or {}
+    jid: Any = UNDEFINED
+    if stats.get("id") is not None:
+        jid = resolve(stats["id"], ctx)
+    if jid is UNDEFINED or jid is None or jid == "":
+        jid = message_guid or guid()
+    jid = check_id("job id", str(jid))
+    key = resolve(stats["key"], ctx) if stats.get("key") is not None else UNDEFINED
+    gid = guid()
+    meta: dict[str, str] = {"jid": jid, "gid": gid, "tpc": topic, "app": app.id, "vrs": app.version,
+                            "ts": now[:12], "jc": now, "ju": now, "trc": trc or msgs.ZERO_TRACE}
+    if key is not UNDEFINED and key is not None:
+        meta["key"] = str(key)
+    if ngn:
+        meta["ngn"] = ngn
+    if parent:
+        meta.update(pj=parent.jid, pg=parent.gid, pd=parent.dad, pa=parent.aid,
+                    px="false" if parent.awaits else "true")
+    if message_guid:
+        meta["src"] = message_guid
+    ctx["$job"]["metadata"] = {**meta, "js": 0}
+    spec = StepSpec(engine.keys.job(jid))
+    spec.hset.update({JobFields.meta(k): v for k, v in meta.items()})
+    spec.hset.update(job_map_fields(activity.job_maps, ctx))
+    for k, v in (search or {}).items():
+        spec.hset["_" + k] = v if isinstance(v, str) else dumps(v)
+    for k, v in (markers or {}).items():
+        if not k.startswith("-"):
+            raise ValidationError(f"marker '{k}' must start with '-'")
+        spec.hset[k] = v if isinstance(v, str) else dumps(v)
+    spec.hset[JobFields.activity(trigger_id, ",0")] = dumps(entry)
+    spec.hset[JobFields.ledger(trigger_id, ",0")] = str(TRIGGER_LEDGER)
+    children = [] if pending else children_for(activity, 200, ctx)
+    spec.create = -1 if pending else len(children)
+    seed_children(engine, spec, jid, gid, ",0", children, meta["trc"])
+    if parent and not parent.awaits:
+        parent_meta = msgs.metadata(parent.jid, parent.gid, parent.dad, parent.aid, trc=parent.trc,
+                                    message_guid="R" + (message_guid or gid)[1:])
+        spec.xadd.append((engine.keys.engine_stream(parent.jid), msgs.build(
+            parent_meta, type=msgs.RESULT, data={"job_id": jid, "jc": now, "ju": now},
+            status="success", code=200)))
+    if pending:
+        spec.hset[JobFields.meta("expire")] = str(int(pending))
+    else:
+        spec.finishing = True
+        spec.done_expire = expire_seconds(engine, activity, graph.expire, ctx)
+        spec.done_message = completion_message(engine, jid, gid, meta, graph.publishes)
+        if activity.emit is not None and truthy(resolve(activity.emit, ctx)):
+            spec.emit_message = completion_message(engine, jid, gid, meta, graph.publishes, emit=True,
+                                                   force=True)
+    spec.ack = ack
+    return PreparedJob(jid, spec, message_guid)
+
+
+async def commit(engine: Engine, job: PreparedJob) -> None:
+    result = await engine.store.step(job.spec)
+    if result.status == "exists":
+        if job.message_guid and result.detail == job.message_guid:
+            if job.spec.ack:
+                await engine.store.ack(*job.spec.ack)   # a redelivered spawn: already applied
+            return
+        raise DuplicateJobError(f"Duplicate job: {job.jid}", job_id=job.jid)
+    if job.spec.create == -1:
+        expire = int(job.spec.hset[JobFields.meta("expire")])
+        await engine.store.client.expire(job.spec.job_key, max(1, expire))
+
+
+async def start_child(engine: Engine, message: dict[str, Any], ack: tuple[str, str, str]) -> None:
+    """An ``await`` message: start the child job with parent pointers (idempotent per message guid)."""
+    meta = message["metadata"]
+    parent = Parent(meta["jid"], meta["gid"], meta["dad"], meta["aid"],
+                    awaits=meta.get("await", True) is not False, trc=meta.get("trc"))
+    try:
+        job = await prepare(engine, meta["topic"], message.get("data") or {}, parent=parent,
+                            message_guid=meta["guid"], ack=ack, trc=meta.get("trc"))
+        await commit(engine, job)
+    except HotMeshError as exc:
+        # The child cannot start (duplicate id, unknown topic, bad input): the parent's await
+        # receives the error, and this message is acked in the same transaction.
+        error = {"message": exc.message, "code": exc.code}
+        parent_meta = msgs.metadata(parent.jid, parent.gid, parent.dad, parent.aid, trc=parent.trc,
+                                    message_guid="E" + meta["guid"][1:])
+        async with engine.store.client.pipeline(transaction=True) as pipe:
+            pipe.xadd(engine.keys.engine_stream(parent.jid), {"message": msgs.build(
+                parent_meta, type=msgs.RESULT, data=error, status="error", code=exc.code)})
+            pipe.xack(ack[0], ack[1], ack[2])
+            pipe.xdel(ack[0], ack[2])
+            await pipe.execute()
+
+
+def describe(job: PreparedJob) -> str:
+    return json.dumps({"jid": job.jid, "fields": len(job.spec.hset)})

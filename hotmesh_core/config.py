@@ -1,0 +1,56 @@
+"""Settings: one frozen dataclass; every timing knob keeps the reference's environment variable name."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Runtime settings of one HotMesh instance (all optional)."""
+
+    namespace: str = "hmsh"
+    #: idle time (ms) before a stalled stream message is reclaimed by another consumer
+    reclaim_delay_ms: int = field(default_factory=lambda: _env_int("HMSH_XCLAIM_DELAY_MS", 60_000))
+    #: a message delivered more than this many times fails its activity with code 999
+    reclaim_count: int = field(default_factory=lambda: _env_int("HMSH_XCLAIM_COUNT", 3))
+    #: how often (ms) each consumer looks for stalled messages
+    reclaim_interval_ms: int = field(default_factory=lambda: _env_int("HMSH_XCLAIM_INTERVAL_MS", 0))
+    #: timer resolution (seconds)
+    fidelity_seconds: float = field(default_factory=lambda: _env_float("HMSH_FIDELITY_SECONDS", 5))
+    #: XREADGROUP BLOCK (ms)
+    block_time_ms: int = field(default_factory=lambda: _env_int("HMSH_BLOCK_TIME_MS", 10_000))
+    #: messages fetched per XREADGROUP
+    read_count: int = field(default_factory=lambda: _env_int("HMSH_READ_COUNT", 64))
+    #: default job expiry (seconds) after completion when the graph sets none
+    expire_seconds: int = field(default_factory=lambda: _env_int("HMSH_EXPIRE_JOB_SECONDS", 1))
+    #: size cap (bytes, serialized JSON) on job input, worker output and signal data
+    max_payload_bytes: int = field(default_factory=lambda: _env_int("HMSH_MAX_PAYLOAD_BYTES", 1 << 20))
+    #: default pubsub timeout (seconds)
+    pubsub_timeout: float = 1.0
+    #: lease (seconds) of the time-hook scout role; renewed by its holder
+    scout_lease_seconds: float = 5.0
+    #: hash-slot shards for Redis Cluster (see keys.py); 1 = classic single-node layout
+    shards: int = 1
+    #: quorum ping round delay (ms)
+    quorum_delay_ms: int = 250
+
+    def __post_init__(self) -> None:
+        if self.reclaim_interval_ms <= 0:
+            object.__setattr__(self, "reclaim_interval_ms", max(100, self.reclaim_delay_ms // 2))
+
+    def with_options(self, **options: Any) -> Settings:
+        known = {k: v for k, v in options.items() if v is not None}
+        return replace(self, **known)

@@ -1,0 +1,107 @@
+"""Restore the mapping context of one step from the job hash (spec 3.2, 3.5).
+
+A step reads only what its activity needs: the semaphore, job metadata, its own ledger and
+state, the state of the activities its expressions consume (at their dimension as seen from this
+thread), and the job data when an expression reads ``$job.data``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .compiler.model import Activity, CompiledApp
+from .keys import META_FIELDS, JobFields
+from .mapper import job_map_paths
+from .serializer import decode, unflatten
+from .util import dad_at_depth
+
+TRIGGER_LEDGER = 888000001000001
+SEEDED = 999000000000000
+
+
+@dataclass
+class AppIndex:
+    """A compiled app plus what engines derive from it once per version."""
+
+    app: CompiledApp
+    job_fields: dict[str, list[str]] = field(default_factory=dict)   # graph topic -> d/ fields
+    reads_job: dict[str, bool] = field(default_factory=dict)          # aid -> reads $job.data
+    depth: dict[str, int] = field(default_factory=dict)               # aid -> number of dad segments
+
+    @classmethod
+    def build(cls, app: CompiledApp) -> AppIndex:
+        index = cls(app)
+        for graph in app.graphs:
+            paths: list[str] = []
+            for aid in graph.activities:
+                activity = app.activities[aid]
+                paths += job_map_paths(activity.job_maps)
+                for rules in activity.code_job_maps.values():
+                    paths += job_map_paths(rules)
+            index.job_fields[graph.subscribes] = sorted(set(paths))
+        for aid, activity in app.activities.items():
+            index.depth[aid] = len(activity.ancestors) + 1
+            text = json.dumps([activity.input_maps, activity.output_maps, activity.job_maps,
+                               activity.code_job_maps, activity.emit, activity.sleep, activity.topic,
+                               activity.persist, activity.expire, activity.status_threshold,
+                               [t.conditions.match if t.conditions else None for t in activity.transitions]],
+                              default=repr)
+            index.reads_job[aid] = "$job" in text
+        return index
+
+    def activity(self, aid: str) -> Activity:
+        return self.app.activities[aid]
+
+
+@dataclass
+class StepState:
+    """The values read for one step, decoded into a mapping context."""
+
+    semaphore: int | None
+    meta: dict[str, str]
+    ledger: int | None
+    ctx: dict[str, Any]
+
+    @property
+    def exists(self) -> bool:
+        return self.semaphore is not None
+
+
+def fields_to_read(index: AppIndex, activity: Activity, dad: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """The HMGET field list for a step of ``activity`` at ``dad`` and the (aid, field) pairs in it."""
+    fields = [JobFields.SEMAPHORE, *META_FIELDS, JobFields.ledger(activity.id, dad)]
+    blobs = [(activity.id, JobFields.activity(activity.id, dad))]
+    for aid in activity.consumes:
+        if aid != activity.id and aid in index.depth:
+            blobs.append((aid, JobFields.activity(aid, dad_at_depth(dad, index.depth[aid]))))
+    fields += [f for _, f in blobs]
+    if index.reads_job.get(activity.id):
+        fields += index.job_fields.get(activity.graph, [])
+    return fields, blobs
+
+
+def restore(index: AppIndex, activity: Activity, fields: list[str], blobs: list[tuple[str, str]],
+            values: list[str | None]) -> StepState:
+    got = dict(zip(fields, values, strict=True))
+    sem_raw = got.get(JobFields.SEMAPHORE)
+    meta = {name[2:]: v for name in META_FIELDS if (v := got.get(name)) is not None}
+    ledger_raw = values[len(META_FIELDS) + 1]
+    data = unflatten({f[2:]: decode(v) for f, v in got.items() if f.startswith("d/") and v is not None})
+    job_meta: dict[str, Any] = dict(meta)
+    if "px" in job_meta:
+        job_meta["px"] = job_meta["px"] == "true"
+    if sem_raw is not None:
+        job_meta["js"] = int(sem_raw)
+    ctx: dict[str, Any] = {"$job": {"metadata": job_meta, "data": data},
+                           "$app": {"settings": index.app.settings}}
+    for aid, name in blobs:
+        raw = got.get(name)
+        entry = json.loads(raw) if raw else {}
+        if index.activity(aid).type == "trigger" and "output" in entry:
+            entry["input"] = {"data": entry["output"].get("data", {})}
+        ctx[aid] = entry
+    ctx["$self"] = ctx.setdefault(activity.id, {})
+    return StepState(int(sem_raw) if sem_raw is not None else None, meta,
+                     int(ledger_raw) if ledger_raw else None, ctx)

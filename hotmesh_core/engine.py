@@ -1,0 +1,148 @@
+"""The engine: turns each engine-stream message into one atomic step (spec 5.2).
+
+Dispatch by message type: ``transition`` runs leg 1 of an activity, ``await`` starts a child job,
+``response``/``result``/``timehook``/``webhook``/typeless run leg 2, ``complete`` runs the
+job-completion tasks. Expected faults (a duplicate, a job that is gone or inactive) drop the
+message: they are the idempotency mechanism, not failures. Anything unexpected leaves the message
+pending, so it is redelivered (reclaim) up to the delivery cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from . import messages as msgs
+from .activities import legs, trigger
+from .compiler.model import CompiledApp
+from .context import AppIndex
+from .errors import AppNotFoundError, HotMeshError, VersionNotFoundError
+from .keys import ENGINE_GROUP, JobFields
+from .serializer import decode, unflatten
+
+if TYPE_CHECKING:
+    from .hotmesh import HotMesh
+
+log = logging.getLogger("hotmesh.engine")
+
+
+class Engine:
+    def __init__(self, hm: HotMesh) -> None:
+        self.hm = hm
+        self.store = hm.store
+        self.keys = hm.keys
+        self.settings = hm.settings
+        self.guid = hm.guid
+        self._apps: dict[str, AppIndex] = {}
+        self._active: str | None = None
+        self.counts: dict[str, int] = {}
+
+    # -- versions ------------------------------------------------------------------------------
+    async def app(self, version: str) -> AppIndex:
+        index = self._apps.get(version)
+        if index is None:
+            raw = await self.store.compiled(version)
+            if raw is None:
+                raise VersionNotFoundError(f"app '{self.keys.app}' has no version '{version}'")
+            index = self._apps[version] = AppIndex.build(CompiledApp.from_json(raw))
+        return index
+
+    async def active_app(self) -> AppIndex:
+        if self._active is None:
+            self._active = await self.store.active_version()
+            if self._active is None:
+                raise AppNotFoundError(
+                    f"app '{self.keys.app}' has no active version: deploy and activate one first")
+        return await self.app(self._active)
+
+    def forget_active(self) -> None:
+        """Re-read the active version on the next message (a new version was activated)."""
+        self._active = None
+
+    # -- the stream handler --------------------------------------------------------------------
+    async def handle(self, stream: str, message_id: str, raw: str) -> None:
+        message = msgs.parse(raw)
+        kind = message.get("type")
+        self.counts[kind or "reentry"] = self.counts.get(kind or "reentry", 0) + 1
+        ack = (stream, ENGINE_GROUP, message_id)
+        if kind == msgs.COMPLETE:
+            await self.complete(message, ack)
+        elif kind == msgs.AWAIT:
+            await trigger.start_child(self, message, ack)
+        elif kind == msgs.TRANSITION:
+            await legs.leg1(self, message, ack)
+        else:
+            await legs.leg2(self, message, ack)
+
+    async def index_for_job(self, jid: str) -> AppIndex | None:
+        """The compiled app version a job runs under (None when the job is gone)."""
+        version = await self.store.client.hget(self.keys.job(jid), JobFields.meta("vrs"))
+        if version is None:
+            return None
+        return await self.app(version)
+
+    # -- job completion tasks (spec 5.6) -------------------------------------------------------
+    async def complete(self, message: dict[str, Any], ack: tuple[str, str, str]) -> None:
+        meta = message["metadata"]
+        jid = meta["jid"]
+        raw = await self.store.read_job(jid)
+        if not raw or raw.get(JobFields.meta("gid")) != meta.get("gid"):
+            await self.store.ack(*ack)
+            return
+        output = job_output(raw)
+        job_meta = output["metadata"]
+        emit = bool(message.get("emit"))
+        err = job_meta.get("err")
+        client = self.store.client
+        async with client.pipeline(transaction=True) as pipe:
+            if job_meta.get("pj") and job_meta.get("pa") and not job_meta.get("px"):
+                if err:
+                    error = json.loads(err) if isinstance(err, str) else err
+                    status, code, data = "error", int(error.get("code", 500)), {**error, "job_id": jid}
+                elif emit:
+                    status, code, data = "pending", 202, output.get("data", {})
+                else:
+                    status, code, data = "success", 200, output.get("data", {})
+                parent_meta = msgs.metadata(job_meta["pj"], job_meta.get("pg", ""), job_meta.get("pd", ""),
+                                            job_meta["pa"], message_guid="R" + meta["guid"][1:],
+                                            trc=job_meta.get("trc"))
+                pipe.xadd(self.keys.engine_stream(job_meta["pj"]), {"message": msgs.build(
+                    parent_meta, type=msgs.RESULT, data=data, status=status, code=code)})
+            if job_meta.get("ngn"):
+                pipe.publish(self.keys.quorum_channel(job_meta["ngn"]),
+                             msgs.build({"jid": jid}, type="job", topic=jid, job=output, emit=emit))
+            index = await self.app(job_meta["vrs"])
+            graph = index.app.graph_of(job_meta["tpc"])
+            if graph.publishes:
+                pipe.publish(self.keys.quorum_channel(f"{graph.publishes}.{jid}"),
+                             msgs.build({"jid": jid}, type="job", topic=graph.publishes, job=output))
+            pipe.xack(ack[0], ack[1], ack[2])
+            pipe.xdel(ack[0], ack[2])
+            await pipe.execute()
+
+
+def job_output(raw: dict[str, str]) -> dict[str, Any]:
+    """``{"metadata": {...}, "data": {...}}`` of a job hash (``data`` absent when empty, as in S1)."""
+    meta: dict[str, Any] = {k[2:]: v for k, v in raw.items() if k.startswith("m/")}
+    if "px" in meta:
+        meta["px"] = meta["px"] == "true"
+    if JobFields.SEMAPHORE in raw:
+        meta["js"] = int(raw[JobFields.SEMAPHORE])
+    meta.pop("src", None)
+    data = unflatten({k[2:]: decode(v) for k, v in raw.items() if k.startswith("d/")})
+    out: dict[str, Any] = {"metadata": meta}
+    if data:
+        out["data"] = data
+    return out
+
+
+async def run_with_conflicts(step: Any, attempts: int = 20) -> Any:
+    """Run a read-compute-commit step again while its ledger compare-and-set conflicts."""
+    for attempt in range(attempts):
+        result = await step()
+        if result != "retry":
+            return result
+        await asyncio.sleep(0.001 * attempt)
+    raise HotMeshError("step kept conflicting with concurrent updates", 503)

@@ -1,0 +1,46 @@
+"""Job export (spec 6 ``export``): the job hash as a tree keyed by dimension segments."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .engine import job_output
+from .keys import JobFields
+
+
+def export_job(raw: dict[str, str]) -> dict[str, Any]:
+    """``{"status", "data", "metadata", "process": {"0": {"0": {aid: {...}}}}, "activities": [...]}``.
+
+    ``activities`` is the flat list (aid, dad, ledger, output, hook, timings) the studio uses.
+    """
+    output = job_output(raw)
+    process: dict[str, Any] = {}
+    activities: list[dict[str, Any]] = []
+    ledgers = {k[2:]: int(v) for k, v in raw.items() if k.startswith("l/")}
+    for name, value in raw.items():
+        if not name.startswith("a/"):
+            continue
+        address = name[2:]
+        cut = address.index(",")
+        aid, dad = address[:cut], address[cut:]
+        entry = json.loads(value)
+        node = process
+        for segment in dad.split(",")[1:]:
+            node = node.setdefault(segment, {})
+        node[aid] = entry
+        meta = entry.get("output", {}).get("metadata", {})
+        activities.append({
+            "aid": aid, "dad": dad, "type": meta.get("atp"),
+            "ledger": ledgers.get(address) or ledgers.get(_index_zero(aid, dad)),
+            "created": meta.get("ac"), "updated": meta.get("au"), "error": meta.get("err"),
+            "input": entry.get("input", {}).get("data"), "output": entry.get("output", {}).get("data"),
+            "hook": entry.get("hook", {}).get("data"),
+        })
+    activities.sort(key=lambda a: (a["created"] or "", a["dad"]))
+    return {"status": raw.get(JobFields.SEMAPHORE), "metadata": output["metadata"],
+            "data": output.get("data", {}), "process": process, "activities": activities}
+
+
+def _index_zero(aid: str, dad: str) -> str:
+    return f"{aid}{dad[: dad.rfind(',')]},0"

@@ -1,0 +1,377 @@
+"""The public facade: one ``HotMesh`` per app per process (spec 6).
+
+Roles per process: an optional engine (consumes the engine stream) and any number of workers
+(each consumes its topic's stream). There is no server: processes cooperate through Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from . import messages as msgs
+from .activities import trigger
+from .config import Settings
+from .engine import Engine, job_output
+from .errors import (
+    HotMeshError,
+    JobCompletedError,
+    JobError,
+    JobNotFoundError,
+    JobTimeoutError,
+    ManifestError,
+    ValidationError,
+)
+from .keys import ENGINE_GROUP, WORKER_GROUP, JobFields, Keys, check_id
+from .redis_server import embedded_url
+from .router import Router
+from .store import Store
+from .util import guid as new_guid
+from .worker import Worker, WorkerRunner
+
+log = logging.getLogger("hotmesh")
+
+SubCallback = Callable[[str, dict[str, Any]], Any]
+
+
+def connect(url: str | None) -> Redis:
+    """A redis.asyncio client with reconnect backoff; ``None`` starts the embedded Redis."""
+    url = url or os.environ.get("REDIS_URL") or embedded_url()
+    retry = Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=20)
+    return Redis.from_url(url, decode_responses=True, retry=retry, health_check_interval=30,
+                          retry_on_error=[RedisConnectionError, RedisTimeoutError, OSError])
+
+
+class HotMesh:
+    """Start with ``await HotMesh.init(app_id=..., redis_url=..., engine=True, workers=[...])``."""
+
+    def __init__(self, app_id: str, client: Redis, settings: Settings, guid: str | None = None) -> None:
+        self.app_id = check_id("app id", app_id)
+        self.client = client
+        self.settings = settings
+        self.guid = guid or new_guid()
+        self.keys = Keys(app_id, settings.namespace, settings.shards)
+        self.store = Store(client, self.keys)
+        self.engine: Engine | None = None
+        self.routers: list[Router] = []
+        self.workers: list[WorkerRunner] = []
+        self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._subs: dict[str, SubCallback] = {}
+        self._psubs: dict[str, SubCallback] = {}
+        self._pubsub = client.pubsub(ignore_subscribe_messages=True)
+        self._listener: asyncio.Task[None] | None = None
+        self._callbacks: set[asyncio.Task[Any]] = set()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    @classmethod
+    async def init(cls, app_id: str, redis_url: str | None = None, *, engine: bool = True,
+                   workers: Iterable[Worker] = (), settings: Settings | None = None,
+                   guid: str | None = None, **options: Any) -> HotMesh:
+        settings = (settings or Settings()).with_options(**options)
+        hm = cls(app_id, connect(redis_url), settings, guid)
+        await hm.client.ping()
+        await hm._pubsub.subscribe(**{hm.keys.quorum_channel(hm.guid): hm._on_own,
+                                      hm.keys.quorum_channel(): hm._on_quorum})
+        hm._listener = asyncio.create_task(hm._listen(), name="hotmesh pubsub")
+        if engine:
+            hm.engine = Engine(hm)
+            for stream in hm.keys.engine_streams():
+                hm.routers.append(Router(hm.client, stream, ENGINE_GROUP, hm.guid, hm._engine_handle,
+                                         settings, hm._engine_exhausted))
+        for worker in workers:
+            runner = WorkerRunner(hm, worker)
+            hm.workers.append(runner)
+            hm.routers.append(Router(hm.client, runner.stream, WORKER_GROUP, hm.guid, runner.handle,
+                                     settings, hm._worker_exhausted(runner), concurrency=worker.concurrency))
+        for router in hm.routers:
+            await router.start()
+        return hm
+
+    async def stop(self) -> None:
+        """Stop consuming, let in-flight steps finish, close connections."""
+        for router in self.routers:
+            await router.stop()
+        if self._listener:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+        with contextlib.suppress(Exception):
+            await self._pubsub.aclose()
+        for future in self._waiters.values():
+            future.cancel()
+        await self.client.aclose()
+
+    async def __aenter__(self) -> HotMesh:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- deploy and activate -------------------------------------------------------------------
+    async def plan(self, source: str | Path) -> Any:
+        from .compiler import compile_app, load_manifest
+
+        app = compile_app(load_manifest(source))
+        if app.id != self.app_id:
+            raise ManifestError(f"manifest app.id '{app.id}' does not match this app '{self.app_id}'")
+        return app
+
+    async def deploy(self, source: str | Path) -> str:
+        """Compile and store a version; the active version does not change (use ``activate``)."""
+        from .compiler import compile_app, load_manifest
+
+        manifest = load_manifest(source)
+        app = compile_app(manifest)
+        if app.id != self.app_id:
+            raise ManifestError(f"manifest app.id '{app.id}' does not match this app '{self.app_id}'")
+        compiled = app.to_json()
+        existing = await self.store.compiled(app.version)
+        if existing is not None and existing != compiled:
+            raise ManifestError(f"version '{app.version}' of app '{app.id}' is already deployed with other "
+                                "content; deploy it under a new version label")
+        hooks = {topic: json.dumps([rule.__dict__]) for topic, rule in app.hooks.items()}
+        source_text = Path(source).read_text() if _is_path(source) else str(source)
+        await self.store.save_version(app.version, compiled, source_text, hooks)
+        streams = [(self.keys.engine_stream(), ENGINE_GROUP)] + [
+            (s, ENGINE_GROUP) for s in self.keys.engine_streams()[1:]] + [
+            (self.keys.worker_stream(a.topic), WORKER_GROUP) for a in app.activities.values()
+            if a.type == "worker" and isinstance(a.topic, str) and not a.topic.startswith("{")]
+        for stream, group in streams:
+            with contextlib.suppress(ResponseError):
+                await self.client.xgroup_create(stream, group, id="0", mkstream=True)
+        return app.version
+
+    async def activate(self, version: str) -> bool:
+        if await self.store.compiled(str(version)) is None:
+            raise HotMeshError(f"version '{version}' of app '{self.app_id}' was never deployed", 404)
+        await self.store.set_active(str(version))
+        await self.client.publish(self.keys.quorum_channel(), msgs.build(
+            {"originator": self.guid}, type="activate", cache_mode="nocache", until_version=str(version)))
+        if self.engine:
+            self.engine.forget_active()
+        return True
+
+    # -- jobs ----------------------------------------------------------------------------------
+    def _require_engine(self) -> Engine:
+        if self.engine is None:
+            self.engine = Engine(self)   # a client-only process can still start jobs
+        return self.engine
+
+    async def pub(self, topic: str, data: dict[str, Any] | None = None, *, pending: float | None = None,
+                  search: dict[str, Any] | None = None, markers: dict[str, Any] | None = None,
+                  trc: str | None = None) -> str:
+        """Start a job and return its id (fire and forget)."""
+        check_id("topic", topic)
+        engine = self._require_engine()
+        job = await trigger.prepare(engine, topic, data if data is not None else {}, pending=pending,
+                                    search=search, markers=markers, trc=trc)
+        await trigger.commit(engine, job)
+        return job.jid
+
+    async def pubsub(self, topic: str, data: dict[str, Any] | None = None, *,
+                     timeout: float | None = None) -> dict[str, Any]:
+        """Start a job and wait for its outcome ``{"metadata", "data"}``; raises ``JobError`` on error."""
+        check_id("topic", topic)
+        engine = self._require_engine()
+        job = await trigger.prepare(engine, topic, data if data is not None else {}, ngn=self.guid)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiters[job.jid] = future
+        try:
+            await trigger.commit(engine, job)
+            wait = self.settings.pubsub_timeout if timeout is None else timeout
+            try:
+                output = await asyncio.wait_for(asyncio.shield(future), wait)
+            except TimeoutError:
+                output = await self._finished_output(job.jid)   # pub/sub is best-effort (G6)
+                if output is None:
+                    raise JobTimeoutError(f"timeout waiting for job {job.jid}", job.jid) from None
+        finally:
+            self._waiters.pop(job.jid, None)
+        return _raise_if_error(output)
+
+    async def _finished_output(self, jid: str) -> dict[str, Any] | None:
+        raw = await self.store.read_job(jid)
+        if not raw or int(raw.get(JobFields.SEMAPHORE, "1")) > 0:
+            return None
+        return job_output(raw)
+
+    async def add(self, message: dict[str, Any]) -> str:
+        """Add a raw message to the engine stream (e.g. a later response for a pending activity)."""
+        if not isinstance(message.get("metadata"), dict):
+            raise ValidationError("message needs a metadata object")
+        meta = {**message["metadata"], "guid": message["metadata"].get("guid") or new_guid()}
+        body = {**message, "metadata": meta, "type": message.get("type", msgs.RESPONSE)}
+        text = msgs.check_size("message", body, self.settings.max_payload_bytes)
+        return await self.client.xadd(self.keys.engine_stream(meta.get("jid")), {"message": text})  # type: ignore[no-any-return]
+
+    async def get_status(self, jid: str) -> int:
+        check_id("job id", jid)
+        value = await self.client.hget(self.keys.job(jid), JobFields.SEMAPHORE)
+        if value is None:
+            raise JobNotFoundError(f"Job {jid} not found", job_id=jid)
+        return int(value)
+
+    async def get_state(self, topic: str, jid: str) -> dict[str, Any]:
+        check_id("job id", jid)
+        raw = await self.store.read_job(jid)
+        if not raw:
+            raise JobNotFoundError(f"Job {jid} not found", job_id=jid)
+        return job_output(raw)
+
+    async def get_raw(self, jid: str) -> dict[str, str]:
+        check_id("job id", jid)
+        return await self.store.read_job(jid)
+
+    async def export(self, jid: str) -> dict[str, Any]:
+        """The job as a tree: ``process`` keyed by dimension segments, activities at their address."""
+        from .exporter import export_job
+
+        raw = await self.get_raw(jid)
+        if not raw:
+            raise JobNotFoundError(f"Job {jid} not found", job_id=jid)
+        return export_job(raw)
+
+    async def scrub(self, jid: str) -> None:
+        check_id("job id", jid)
+        await self.client.delete(self.keys.job(jid))
+
+    async def interrupt_guard(self, jid: str) -> None:
+        status = await self.get_status(jid)
+        if status <= 0:
+            raise JobCompletedError(f"Job {jid} already completed", job_id=jid)
+
+    # -- subscriptions -------------------------------------------------------------------------
+    async def sub(self, topic: str, callback: SubCallback) -> None:
+        """Call ``callback(topic, job_output)`` for each job outcome published on ``topic``."""
+        channel = self.keys.quorum_channel(topic)
+        self._subs[channel] = callback
+        await self._pubsub.subscribe(**{channel: self._on_job})
+
+    async def unsub(self, topic: str) -> None:
+        channel = self.keys.quorum_channel(topic)
+        self._subs.pop(channel, None)
+        await self._pubsub.unsubscribe(channel)
+
+    async def psub(self, pattern: str, callback: SubCallback) -> None:
+        channel = self.keys.quorum_channel(pattern)
+        self._psubs[channel] = callback
+        await self._pubsub.psubscribe(**{channel: self._on_job})
+
+    async def punsub(self, pattern: str) -> None:
+        channel = self.keys.quorum_channel(pattern)
+        self._psubs.pop(channel, None)
+        await self._pubsub.punsubscribe(channel)
+
+    # -- pub/sub plumbing ----------------------------------------------------------------------
+    async def _listen(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                backoff = 0.1
+            except asyncio.CancelledError:
+                raise
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                log.warning("pub/sub connection lost (%s); reconnecting", exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                with contextlib.suppress(Exception):
+                    await self._pubsub.connect()
+                    await self._pubsub.on_connect(self._pubsub.connection)
+
+    async def _on_own(self, message: dict[str, Any]) -> None:
+        body = json.loads(message["data"])
+        if body.get("type") == "job":
+            future = self._waiters.get(body.get("topic", ""))
+            if future and not future.done():
+                future.set_result(body["job"])
+
+    async def _on_quorum(self, message: dict[str, Any]) -> None:
+        body = json.loads(message["data"])
+        if body.get("type") == "activate" and self.engine:
+            self.engine.forget_active()
+
+    async def _on_job(self, message: dict[str, Any]) -> None:
+        body = json.loads(message["data"])
+        callback = self._subs.get(message["channel"]) or self._psubs.get(message.get("pattern") or "")
+        if callback is None or body.get("type") != "job":
+            return
+        result = callback(body.get("topic", ""), body.get("job", {}))
+        if asyncio.iscoroutine(result):
+            task = asyncio.ensure_future(result)
+            self._callbacks.add(task)
+            task.add_done_callback(self._callbacks.discard)
+
+    # -- stream handlers -----------------------------------------------------------------------
+    async def _engine_handle(self, stream: str, message_id: str, raw: str) -> None:
+        assert self.engine is not None
+        try:
+            await self.engine.handle(stream, message_id, raw)
+        except ValidationError as exc:
+            await self._dead_letter(stream, ENGINE_GROUP, message_id, raw, str(exc))
+
+    async def _dead_letter(self, stream: str, group: str, message_id: str, raw: str | None, reason: str) -> None:
+        log.error("dead-lettering %s from %s: %s", message_id, stream, reason)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.xadd(self.keys.dead_letters(), {"message": raw or "", "stream": stream, "reason": reason})
+            pipe.xack(stream, group, message_id)
+            pipe.xdel(stream, message_id)
+            await pipe.execute()
+
+    async def _engine_exhausted(self, stream: str, message_id: str, raw: str | None, deliveries: int) -> None:
+        """A message delivered more than the cap: fail its activity with code 999."""
+        from .activities.legs import fail_exhausted
+
+        assert self.engine is not None
+        reason = f"stream message max delivery count exceeded ({deliveries})"
+        try:
+            message = msgs.parse(raw or "")
+            await fail_exhausted(self.engine, message, (stream, ENGINE_GROUP, message_id), reason)
+        except Exception as exc:  # noqa: BLE001 - whatever it is, it must not loop
+            await self._dead_letter(stream, ENGINE_GROUP, message_id, raw, f"{reason}: {exc}")
+
+    def _worker_exhausted(self, runner: WorkerRunner) -> Callable[[str, str, str | None, int], Awaitable[None]]:
+        async def exhausted(stream: str, message_id: str, raw: str | None, deliveries: int) -> None:
+            try:
+                message = msgs.parse(raw or "")
+            except ValidationError as exc:
+                await self._dead_letter(stream, WORKER_GROUP, message_id, raw, str(exc))
+                return
+            meta = {**message["metadata"], "guid": new_guid()}
+            error = {"message": "stream message max delivery count exceeded", "code": 999}
+            reply = msgs.build(meta, type=msgs.RESPONSE, data=error, status="error", code=999)
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.xadd(self.keys.engine_stream(meta.get("jid")), {"message": reply})
+                pipe.xack(stream, WORKER_GROUP, message_id)
+                pipe.xdel(stream, message_id)
+                await pipe.execute()
+        return exhausted
+
+
+def _is_path(source: str | Path) -> bool:
+    if isinstance(source, Path):
+        return True
+    text = source.strip()
+    return "\n" not in text and not text.startswith("app:") and Path(text).exists()
+
+
+def _raise_if_error(output: dict[str, Any]) -> dict[str, Any]:
+    err = output.get("metadata", {}).get("err")
+    if err:
+        error = json.loads(err) if isinstance(err, str) else err
+        jid = output["metadata"].get("jid", "")
+        raise JobError(error.get("message", "job failed"), int(error.get("code", 500)), jid, error)
+    return output

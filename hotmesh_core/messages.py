@@ -1,0 +1,68 @@
+"""Stream messages (spec 5.1): the reference's StreamData JSON, kept so a reference worker interoperates."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .errors import PayloadTooLargeError, ValidationError
+from .serializer import dumps
+from .util import guid
+
+ZERO_SPAN = "0" * 16
+ZERO_TRACE = "0" * 32
+
+TRANSITION = "transition"
+AWAIT = "await"
+RESULT = "result"
+RESPONSE = "response"
+TIMEHOOK = "timehook"
+WEBHOOK = "webhook"
+COMPLETE = "complete"       # hotmesh_core's own: run the job-completion tasks (engine to engine)
+
+
+def metadata(jid: str, gid: str, dad: str, aid: str, *, trc: str | None = None,
+             topic: str | None = None, message_guid: str | None = None, **extra: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {"guid": message_guid or guid(), "jid": jid, "gid": gid, "dad": dad, "aid": aid}
+    if topic is not None:
+        meta["topic"] = topic
+    meta["spn"] = ZERO_SPAN
+    meta["trc"] = trc or ZERO_TRACE
+    meta.update(extra)
+    return meta
+
+
+def build(meta: dict[str, Any], *, type: str | None = None, data: Any = None, status: str | None = None,
+          code: int | None = None, **extra: Any) -> str:
+    message: dict[str, Any] = {"metadata": meta}
+    if type is not None:
+        message["type"] = type
+    if data is not None:
+        message["data"] = data
+    if status is not None:
+        message["status"] = status
+    if code is not None:
+        message["code"] = code
+    message.update(extra)
+    return dumps(message)
+
+
+def parse(raw: str | bytes) -> dict[str, Any]:
+    """Parse a stream entry's ``message`` field; malformed input raises ``ValidationError``."""
+    try:
+        message = json.loads(raw)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"stream message is not JSON: {exc}") from None
+    if not isinstance(message, dict) or not isinstance(message.get("metadata"), dict):
+        raise ValidationError("stream message has no metadata object")
+    return message
+
+
+def check_size(what: str, payload: Any, limit: int) -> str:
+    """Serialize ``payload`` and refuse it when it exceeds ``limit`` bytes (nothing is written)."""
+    text = dumps(payload)
+    size = len(text.encode())
+    if size > limit:
+        raise PayloadTooLargeError(f"{what} is {size} bytes; the limit is {limit} bytes", size=size,
+                                   limit=limit)
+    return text

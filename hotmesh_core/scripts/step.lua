@@ -1,0 +1,89 @@
+-- step.lua: apply one engine step (a leg of an activity, a trigger, a completion) atomically.
+--
+-- KEYS[1]   the job hash hmsh:<app>:j:<jid>                     (layout: keys.JobFields)
+-- KEYS[2..] streams this step writes to or acks (referenced by index from the spec below)
+-- ARGV[1]   JSON spec; every number is sent as a string so that 15-digit ledgers stay exact:
+--   create   "N"           trigger: HSETNX ':' N; if the job exists -> {'exists', m/src}
+--   gid      "..."         the job must exist with this generation id   -> else {'gone'}
+--   active   "T"           the semaphore must be > T                     -> else {'inactive', sem}
+--   ledger   [f, expect]   compare-and-set guard on an activity ledger   -> else {'conflict', current}
+--   guid     "g/<guid>"    HSETNX; a message applied before             -> {'duplicate'}
+--   hset     [f, v, ...]   fields to write
+--   sem      "delta"       HINCRBY ':' delta (the semaphore after it decides completion)
+--   xadd     [[k, json]]   stream messages to add (k = KEYS index)
+--   done     {expire, xadd?}  when the semaphore ends in (-1e8, 0]: EXPIRE the job, add the
+--                          completion message (notify parent / pubsub caller / subscribers)
+--   emit     [k, json]     when the job is still running: add an interim completion message
+--   ack      [k, group, id]  XACK + XDEL the consumed message (also on 'gone'/'inactive'/'duplicate')
+--
+-- Crash story: everything below happens or nothing does. If the process dies before EVALSHA
+-- returns, the consumed message is still pending and is redelivered; the ledger guard then
+-- tells a redelivery (already applied: 'conflict' on a closed ledger) from new work.
+local job = KEYS[1]
+local spec = cjson.decode(ARGV[1])
+
+local function ack()
+  local a = spec.ack
+  if a then
+    redis.call('XACK', KEYS[a[1]], a[2], a[3])
+    redis.call('XDEL', KEYS[a[1]], a[3])
+  end
+end
+
+if spec.create then
+  if redis.call('HSETNX', job, ':', spec.create) == 0 then
+    return {'exists', redis.call('HGET', job, 'm/src') or ''}
+  end
+else
+  local head = redis.call('HMGET', job, ':', 'm/gid')
+  if not head[1] or (spec.gid and head[2] ~= spec.gid) then
+    ack()
+    return {'gone'}
+  end
+  if spec.active and tonumber(head[1]) <= tonumber(spec.active) then
+    ack()
+    return {'inactive', head[1]}
+  end
+  if spec.ledger then
+    local current = redis.call('HGET', job, spec.ledger[1])
+    if current ~= spec.ledger[2] then
+      return {'conflict', current or ''}
+    end
+  end
+  if spec.guid and redis.call('HSETNX', job, spec.guid, '1') == 0 then
+    ack()
+    return {'duplicate'}
+  end
+end
+
+local hset = spec.hset
+if hset and #hset > 0 then
+  for i = 1, #hset, 4000 do
+    redis.call('HSET', job, unpack(hset, i, math.min(i + 3999, #hset)))
+  end
+end
+
+local sem = redis.call('HINCRBY', job, ':', spec.sem or '0')
+
+if spec.xadd then
+  for _, x in ipairs(spec.xadd) do
+    redis.call('XADD', KEYS[x[1]], '*', 'message', x[2])
+  end
+end
+
+local finished = 0
+if spec.done and sem <= 0 and sem > -100000000 then
+  finished = 1
+  local expire = tonumber(spec.done.expire)
+  if expire and expire > 0 then
+    redis.call('EXPIRE', job, expire)
+  end
+  if spec.done.xadd then
+    redis.call('XADD', KEYS[spec.done.xadd[1]], '*', 'message', spec.done.xadd[2])
+  end
+elseif spec.emit and sem > 0 then
+  redis.call('XADD', KEYS[spec.emit[1]], '*', 'message', spec.emit[2])
+end
+
+ack()
+return {'ok', tostring(sem), finished}

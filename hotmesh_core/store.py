@@ -1,0 +1,145 @@
+"""Redis access for engines and the API: the app registry, versions, job reads and the step script.
+
+Every job mutation goes through ``step`` (``scripts/step.lua``): one atomic script per engine step.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from redis.asyncio import Redis
+
+from .keys import JobFields, Keys
+from .util import timestamp
+
+STEP_SCRIPT = resources.files("hotmesh_core").joinpath("scripts/step.lua").read_text()
+
+
+@dataclass
+class StepSpec:
+    """What one engine step writes; turned into the JSON the step script reads."""
+
+    job_key: str
+    streams: list[str] = field(default_factory=list)
+    create: int | None = None
+    gid: str | None = None
+    active: int | None = None
+    ledger: tuple[str, int] | None = None
+    guid: str | None = None
+    hset: dict[str, str] = field(default_factory=dict)
+    sem: int = 0
+    xadd: list[tuple[str, str]] = field(default_factory=list)
+    done_expire: int | None = None
+    done_message: tuple[str, str] | None = None
+    emit_message: tuple[str, str] | None = None
+    ack: tuple[str, str, str] | None = None
+    finishing: bool = field(default=False)
+
+    def _stream(self, key: str) -> int:
+        if key not in self.streams:
+            self.streams.append(key)
+        return self.streams.index(key) + 2
+
+    def encode(self) -> str:
+        spec: dict[str, Any] = {"sem": str(self.sem)}
+        if self.create is not None:
+            spec["create"] = str(self.create)
+        if self.gid is not None:
+            spec["gid"] = self.gid
+        if self.active is not None:
+            spec["active"] = str(self.active)
+        if self.ledger is not None:
+            spec["ledger"] = [self.ledger[0], str(self.ledger[1])]
+        if self.guid is not None:
+            spec["guid"] = JobFields.guid(self.guid)
+        if self.hset:
+            flat: list[str] = []
+            for k, v in self.hset.items():
+                flat += (k, v)
+            spec["hset"] = flat
+        if self.xadd:
+            spec["xadd"] = [[self._stream(k), m] for k, m in self.xadd]
+        if self.finishing:
+            done: dict[str, Any] = {"expire": str(self.done_expire or 0)}
+            if self.done_message:
+                done["xadd"] = [self._stream(self.done_message[0]), self.done_message[1]]
+            spec["done"] = done
+        if self.emit_message:
+            spec["emit"] = [self._stream(self.emit_message[0]), self.emit_message[1]]
+        if self.ack:
+            spec["ack"] = [self._stream(self.ack[0]), self.ack[1], self.ack[2]]
+        return json.dumps(spec, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class StepResult:
+    status: str          # ok | exists | gone | inactive | conflict | duplicate
+    semaphore: int = 0
+    finished: bool = False
+    detail: str = ""
+
+
+class Store:
+    def __init__(self, client: Redis, keys: Keys) -> None:
+        self.client = client
+        self.keys = keys
+        self._step = client.register_script(STEP_SCRIPT)
+
+    async def step(self, spec: StepSpec) -> StepResult:
+        argv = spec.encode()   # registers the streams it names
+        raw = await self._step(keys=[spec.job_key, *spec.streams], args=[argv])
+        status = raw[0]
+        if status == "ok":
+            return StepResult("ok", int(raw[1]), bool(raw[2]))
+        if status == "inactive":
+            return StepResult(status, int(raw[1]))
+        return StepResult(status, detail=raw[1] if len(raw) > 1 else "")
+
+    async def ack(self, stream: str, group: str, message_id: str) -> None:
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.xack(stream, group, message_id)
+            pipe.xdel(stream, message_id)
+            await pipe.execute()
+
+    # -- app registry and versions ------------------------------------------------------------
+    async def app_record(self) -> dict[str, str]:
+        return await self.client.hgetall(self.keys.app_registry())  # type: ignore[no-any-return]
+
+    async def active_version(self) -> str | None:
+        record = await self.app_record()
+        if record.get("active") == "true" and record.get("version"):
+            return record["version"]
+        return None
+
+    async def compiled(self, version: str) -> str | None:
+        return await self.client.hget(self.keys.versions(), version)  # type: ignore[no-any-return]
+
+    async def source(self, version: str) -> str | None:
+        return await self.client.hget(self.keys.sources(), version)  # type: ignore[no-any-return]
+
+    async def save_version(self, version: str, compiled: str, source: str,
+                           hooks: dict[str, str]) -> None:
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.hset(self.keys.versions(), version, compiled)
+            pipe.hset(self.keys.sources(), version, source)
+            if hooks:
+                pipe.hset(self.keys.hooks(), mapping=hooks)
+            pipe.hsetnx(self.keys.app_registry(), "id", self.keys.app)
+            pipe.hset(self.keys.app_registry(), f"versions/{version}", f"deployed:{timestamp()}")
+            await pipe.execute()
+
+    async def set_active(self, version: str) -> None:
+        await self.client.hset(self.keys.app_registry(), mapping={
+            "id": self.keys.app, "version": version, "active": "true",
+            f"versions/{version}": f"activated:{timestamp()}",
+        })
+
+    # -- jobs ----------------------------------------------------------------------------------
+    async def read_fields(self, jid: str, fields: list[str]) -> list[str | None]:
+        return await self.client.hmget(self.keys.job(jid), fields)  # type: ignore[no-any-return]
+
+    async def read_job(self, jid: str) -> dict[str, str]:
+        return await self.client.hgetall(self.keys.job(jid))  # type: ignore[no-any-return]

@@ -1,0 +1,64 @@
+"""Small helpers: ids, timestamps, dimensional addresses.
+
+Glossary (the reference's vocabulary, used across the engine):
+``jid`` job id; ``gid`` generation id of a job (guards against a deleted and re-created job id);
+``aid`` activity id; ``dad`` dimensional address of an activity execution (``,0,0,1``: one index
+per depth, a cycle's pass or a pending response's thread bumps the last index); ``guid`` unique
+id of a stream message; ``js`` job status (the semaphore); ``ngn`` the engine guid of a ``pubsub``
+caller that waits for the job.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import UTC, datetime
+
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-"
+
+
+def guid(size: int = 22) -> str:
+    """``H`` + a url-safe random id (the reference's nanoid shape)."""
+    return "H" + "".join(_ALPHABET[b & 63] for b in secrets.token_bytes(size))
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def timestamp(ms: int | None = None) -> str:
+    """``YYYYMMDDHHmmss.sss`` in UTC (ISO-8601 with ``-``, ``:``, ``T``, ``Z`` removed)."""
+    dt = datetime.fromtimestamp((now_ms() if ms is None else ms) / 1000, tz=UTC)
+    return dt.strftime("%Y%m%d%H%M%S.") + f"{dt.microsecond // 1000:03d}"
+
+
+def time_slice(granularity: str | None, ms: int | None = None) -> str:
+    """Stats bucket: ``YYYYMMDDHHmm`` floored to the granularity (``5m`` default, ``Nh``), ``0`` for infinity."""
+    if granularity == "infinity":
+        return "0"
+    g = granularity or "5m"
+    unit = g[-1]
+    amount = int(g[:-1] or 1)
+    dt = datetime.fromtimestamp((now_ms() if ms is None else ms) / 1000, tz=UTC)
+    if unit == "h":
+        dt = dt.replace(minute=0, hour=dt.hour - dt.hour % amount)
+    else:
+        dt = dt.replace(minute=dt.minute - dt.minute % amount)
+    return dt.strftime("%Y%m%d%H%M")
+
+
+def parent_dad(dad: str) -> str:
+    """``,0,1,0`` -> ``,0,1``."""
+    return dad[: dad.rfind(",")]
+
+
+def dad_at_depth(dad: str, depth: int) -> str:
+    """The address prefix with ``depth`` segments; pads with ``,0`` when ``dad`` is shallower."""
+    parts = dad.split(",")[1:]
+    parts = parts[:depth] + ["0"] * max(0, depth - len(parts))
+    return "".join("," + p for p in parts)
+
+
+def with_index(dad: str, index: int) -> str:
+    """Replace the last segment of ``dad`` with ``index``."""
+    return f"{parent_dad(dad)},{index}"

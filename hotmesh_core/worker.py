@@ -1,0 +1,151 @@
+"""Workers: user callbacks bound to a stream topic (spec 2.4 worker, 5.8).
+
+Delivery contract: a callback runs AT LEAST once per dispatched activity. After a crash or a
+stall longer than the reclaim delay, the same message (same ``metadata.guid``) is delivered
+again, so side effects must be idempotent; ``message.idempotency_key`` names the execution.
+The response and the ack of the input are one MULTI: a response is never sent twice for one
+delivery, and an acked input always has its response in the engine stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import messages as msgs
+from .errors import HotMeshError, PayloadTooLargeError
+from .keys import WORKER_GROUP, check_id
+from .serializer import dumps
+from .util import guid
+
+if TYPE_CHECKING:
+    from .hotmesh import HotMesh
+
+log = logging.getLogger("hotmesh.worker")
+
+
+@dataclass(frozen=True)
+class WorkerMessage:
+    """What a callback receives: ``data`` (the activity's mapped input) and ``metadata``."""
+
+    metadata: dict[str, Any]
+    data: dict[str, Any]
+    policies: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def idempotency_key(self) -> str:
+        m = self.metadata
+        return f"{m.get('jid')}:{m.get('aid')}:{m.get('dad')}:{m.get('guid')}"
+
+
+@dataclass(frozen=True)
+class WorkerResponse:
+    """A callback's explicit answer: ``status`` success | pending | error, a ``code`` and ``data``."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    status: str = "success"
+    code: int = 200
+
+
+Callback = Callable[[WorkerMessage], Any | Awaitable[Any]]
+
+
+@dataclass
+class Worker:
+    topic: str
+    callback: Callback
+    concurrency: int = 32
+
+    def __post_init__(self) -> None:
+        check_id("worker topic", self.topic)
+
+
+def _retry_delay_ms(attempt: int) -> int:
+    return 10 ** (min(attempt, 3) + 1)      # the reference's backoff: 10, 100, 1000 ms
+
+
+class WorkerRunner:
+    """Runs one Worker's callback for each message of its stream."""
+
+    def __init__(self, hm: HotMesh, worker: Worker) -> None:
+        self.hm = hm
+        self.worker = worker
+        self.stream = hm.keys.worker_stream(worker.topic)
+        self.counts: dict[int, int] = {}
+
+    async def handle(self, stream: str, message_id: str, raw: str) -> None:
+        message = msgs.parse(raw)
+        meta = dict(message["metadata"])
+        data = message.get("data") or {}
+        policies = message.get("policies") or {}
+        status, code, out = await self._call(WorkerMessage(meta, data, policies))
+        if out is None and status == "none":
+            await self.hm.store.ack(stream, WORKER_GROUP, message_id)
+            return
+        client = self.hm.store.client
+        if status == "error":
+            retry = (policies.get("retry") or {}).get(str(code))
+            attempt = int(meta.get("try") or 0)
+            if retry and int(retry[0]) > attempt:
+                await asyncio.sleep(_retry_delay_ms(attempt) / 1000)
+                again = {**message, "metadata": {**meta, "try": attempt + 1}}
+                async with client.pipeline(transaction=True) as pipe:
+                    pipe.xadd(stream, {"message": dumps(again)})
+                    pipe.xack(stream, WORKER_GROUP, message_id)
+                    pipe.xdel(stream, message_id)
+                    await pipe.execute()
+                return
+        self.counts[code] = self.counts.get(code, 0) + 1
+        reply_meta = {**meta, "guid": guid()}
+        reply = msgs.build(reply_meta, type=msgs.RESPONSE, data=out, status=status, code=code)
+        async with client.pipeline(transaction=True) as pipe:
+            pipe.xadd(self.hm.keys.engine_stream(meta.get("jid")), {"message": reply})
+            pipe.xack(stream, WORKER_GROUP, message_id)
+            pipe.xdel(stream, message_id)
+            await pipe.execute()
+
+    async def _call(self, message: WorkerMessage) -> tuple[str, int, Any]:
+        try:
+            callback = self.worker.callback
+            if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
+                    getattr(callback, "__call__", None)):
+                result = await callback(message)
+            else:   # a sync callback runs in a thread so it never blocks the event loop
+                result = await asyncio.to_thread(callback, message)
+            if inspect.isawaitable(result):
+                result = await result
+        except HotMeshError as exc:
+            return "error", exc.code, {"message": exc.message, "code": exc.code}
+        except Exception as exc:
+            return "error", 500, {"message": str(exc) or type(exc).__name__, "code": 500,
+                                  "name": type(exc).__name__}
+        status, code, data = _normalize(result)
+        if status == "none":
+            return status, code, None
+        try:
+            msgs.check_size(f"output of worker '{self.worker.topic}'", data, self.hm.settings.max_payload_bytes)
+        except PayloadTooLargeError as exc:
+            return "error", exc.code, {"message": exc.message, "code": exc.code}
+        if status == "error" and isinstance(data, dict):
+            data = {"message": data.get("message", "error"), "code": code, **data}
+        return status, code, data
+
+
+def _normalize(result: Any) -> tuple[str, int, Any]:
+    if result is None:
+        return "none", 200, None
+    if isinstance(result, WorkerResponse):
+        return result.status, int(result.code), result.data
+    if isinstance(result, dict) and ("status" in result or "code" in result) and "data" in result:
+        status = result.get("status") or "success"
+        code = int(result.get("code") or (500 if status == "error" else 202 if status == "pending" else 200))
+        return status, code, result.get("data") or {}
+    if isinstance(result, dict) and set(result) == {"data"}:
+        return "success", 200, result["data"] or {}
+    if isinstance(result, dict):
+        return "success", 200, result
+    return "success", 200, {"value": result}

@@ -1,0 +1,80 @@
+"""Test fixtures: one real redis-server per test session, a unique app id per test."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from hotmesh_core import HotMesh, RedisServer, Settings, Worker
+
+from .helpers import assert_eventually  # noqa: F401  (re-exported for tests)
+
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server on a free loopback port (AOF on, so restart tests can use it)."""
+    server = RedisServer(port=0, data_dir=tmp_path_factory.mktemp("redis"), appendonly=True,
+                         extra_args=["--enable-debug-command", "local"])
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server: RedisServer) -> str:
+    return redis_server.url
+
+
+@pytest.fixture
+def sync_redis(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def app_id(request: pytest.FixtureRequest) -> str:
+    """A unique app id per test, so tests never share keys (no FLUSHALL)."""
+    name = "".join(c if c.isalnum() else "-" for c in request.node.name)[:40].strip("-")
+    return f"t{next(_counter)}-{os.getpid()}-{name}"
+
+
+def test_settings(**overrides: Any) -> Settings:
+    base = dict(block_time_ms=500, reclaim_delay_ms=1500, reclaim_interval_ms=300, fidelity_seconds=1,
+                expire_seconds=60, pubsub_timeout=10.0)
+    base.update(overrides)
+    return Settings(**base)  # type: ignore[arg-type]
+
+
+MeshFactory = Callable[..., Awaitable[HotMesh]]
+
+
+@pytest.fixture
+async def mesh(redis_url: str, app_id: str) -> AsyncIterator[MeshFactory]:
+    """``await mesh(yaml_text, workers={...})``: deploy, activate and run one engine with workers."""
+    started: list[HotMesh] = []
+
+    async def factory(yaml_text: str | None = None, workers: dict[str, Any] | None = None,
+                      engine: bool = True, activate: bool = True, **settings: Any) -> HotMesh:
+        hm = await HotMesh.init(app_id, redis_url, engine=engine,
+                                workers=[Worker(t, cb) for t, cb in (workers or {}).items()],
+                                settings=test_settings(**settings))
+        started.append(hm)
+        if yaml_text is not None:
+            version = await hm.deploy(yaml_text.replace("{APP}", app_id))
+            if activate:
+                await hm.activate(version)
+        return hm
+
+    yield factory
+    for hm in started:
+        await hm.stop()
