@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from . import messages as msgs
@@ -21,6 +22,7 @@ from .context import AppIndex
 from .errors import AppNotFoundError, HotMeshError, VersionNotFoundError
 from .keys import ENGINE_GROUP, JobFields
 from .serializer import decode, unflatten
+from .util import now_ms
 
 if TYPE_CHECKING:
     from .hotmesh import HotMesh
@@ -38,6 +40,20 @@ class Engine:
         self._apps: dict[str, AppIndex] = {}
         self._active: str | None = None
         self.counts: dict[str, int] = {}
+        self.watch_until = 0.0
+
+    # -- live events (studio, notebook widgets) ------------------------------------------------
+    def watch(self, seconds: float) -> None:
+        """Publish live activity events for the next ``seconds`` (a watcher asked for them)."""
+        self.watch_until = max(self.watch_until, time.monotonic() + seconds)
+
+    def event(self, jid: str, aid: str, dad: str, atp: str, status: str, code: int) -> tuple[str, dict[str, Any]] | None:
+        """The event a step publishes, or None while nobody watches (it then costs nothing)."""
+        if time.monotonic() > self.watch_until:
+            return None
+        return (self.keys.job_events_channel(jid),
+                {"type": "activity", "jid": jid, "aid": aid, "dad": dad, "atp": atp, "status": status,
+                 "code": code, "ts": now_ms()})
 
     # -- versions ------------------------------------------------------------------------------
     async def app(self, version: str) -> AppIndex:

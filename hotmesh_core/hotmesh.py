@@ -303,6 +303,38 @@ class HotMesh:
         body = json.loads(message["data"])
         if body.get("type") == "activate" and self.engine:
             self.engine.forget_active()
+        elif body.get("type") == "watch" and self.engine:
+            self.engine.watch(float(body.get("seconds", 30)))
+
+    async def watch(self, seconds: float = 30.0) -> None:
+        """Ask every engine of the app to publish live activity events for ``seconds``.
+
+        Events arrive on ``hmsh:<app>:e:<jid>`` (``keys.job_events_channel``); call again before
+        the time runs out to keep them flowing (the studio does so every few seconds).
+        """
+        if self.engine:
+            self.engine.watch(seconds)
+        await self.client.publish(self.keys.quorum_channel(), msgs.build(
+            {"originator": self.guid}, type="watch", seconds=seconds))
+
+    async def list_jobs(self, *, limit: int = 100, offset: int = 0, newest_first: bool = True) -> list[tuple[str, int]]:
+        """Job ids with their creation time (ms), from the app's job index; expired jobs are pruned."""
+        rows: list[tuple[str, int]] = []
+        for index in self.keys.job_indexes():
+            got = await (self.client.zrevrange if newest_first else self.client.zrange)(
+                index, offset, offset + limit - 1, withscores=True)
+            rows += [(jid, int(score)) for jid, score in got]
+        async with self.client.pipeline(transaction=False) as pipe:
+            for jid, _ in rows:
+                pipe.exists(self.keys.job(jid))
+            alive = await pipe.execute()
+        gone = [jid for (jid, _), ok in zip(rows, alive, strict=True) if not ok]
+        if gone:
+            for index in self.keys.job_indexes():
+                await self.client.zrem(index, *gone)
+        rows = [row for row, ok in zip(rows, alive, strict=True) if ok]
+        rows.sort(key=lambda r: r[1], reverse=newest_first)
+        return rows[:limit]
 
     async def _on_job(self, message: dict[str, Any]) -> None:
         body = json.loads(message["data"])

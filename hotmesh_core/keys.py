@@ -16,14 +16,16 @@ Key schema (namespace ``hmsh`` by default, ``<app>`` = app id, ``<v>`` = version
     hmsh:<app>:r:                 hash    throttles: ":" = all, <topic> = one topic (ms, -1 = paused)
     hmsh:<app>:signals:<t>:<key>  string  open web-hook registration -> "<aid>::<dad>::<gid>::<jid>"
     hmsh:<app>:s:<key>:<ts>       hash    stats buckets (+ ":index:<path>:<value>" lists, ":mdn:<path>" zsets)
-    hmsh:<app>:jobs               zset    job index for listing runs: jid -> created ms
+    hmsh:<app>:jobs               zset    job index for listing runs: jid -> created ms (pruned by readers
+                                          when the job hash has expired)
 
 Pub/sub channels (not keys)::
 
     hmsh:<app>:q:                 quorum: ping, pong, activate, throttle, rollcall, work
     hmsh:<app>:q:<guid>           one process: pubsub replies, targeted quorum messages
     hmsh:<app>:q:<topic>          job outcomes (``publishes``) and per-topic quorum messages
-    hmsh:<app>:e:<jid>            live activity events of one job (studio, widgets)
+    hmsh:<app>:e:<jid>            live activity events of one job (studio, widgets); published only
+                                  while a watcher has asked for them (quorum ``watch`` message)
 
 Redis Cluster: a step is one atomic script over the job hash and the streams it writes, so in a
 sharded layout those keys must share a hash slot. The ``shards`` setting is the one place that
@@ -81,8 +83,16 @@ class Keys:
     def job_pattern(self) -> str:
         return f"{self.prefix}j:*"
 
-    def job_index(self) -> str:
-        return f"{self.prefix}jobs"
+    def job_index(self, jid: str | None = None) -> str:
+        """Jobs by creation time (studio runs list); one index per shard when sharded."""
+        if self.shards <= 1 or jid is None:
+            return f"{self.prefix}jobs"
+        return f"{self.prefix}jobs:{self.shard_tag(jid)}"
+
+    def job_indexes(self) -> list[str]:
+        if self.shards <= 1:
+            return [f"{self.prefix}jobs"]
+        return [f"{self.prefix}jobs:{{s{n}}}" for n in range(self.shards)]
 
     # -- streams -------------------------------------------------------------------------------
     def engine_stream(self, jid: str | None = None) -> str:

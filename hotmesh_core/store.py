@@ -37,6 +37,9 @@ class StepSpec:
     emit_message: tuple[str, str] | None = None
     ack: tuple[str, str, str] | None = None
     finishing: bool = field(default=False)
+    expire: int | None = None
+    index: tuple[str, int, str] | None = None
+    event: tuple[str, dict[str, Any]] | None = None
 
     def _stream(self, key: str) -> int:
         if key not in self.streams:
@@ -71,6 +74,12 @@ class StepSpec:
             spec["emit"] = [self._stream(self.emit_message[0]), self.emit_message[1]]
         if self.ack:
             spec["ack"] = [self._stream(self.ack[0]), self.ack[1], self.ack[2]]
+        if self.expire is not None:
+            spec["expire"] = str(self.expire)
+        if self.index is not None:
+            spec["index"] = [self._stream(self.index[0]), str(self.index[1]), self.index[2]]
+        if self.event is not None:
+            spec["event"] = [self.event[0], json.dumps(self.event[1], separators=(",", ":"))]
         return json.dumps(spec, separators=(",", ":"))
 
 

@@ -170,6 +170,7 @@ def _dispatch(engine: Engine, activity: Activity, state: StepState, spec: StepSp
         entry["input"] = {"data": payload}
     spec.hset[JobFields.activity(activity.id, dad)] = dumps(entry)
     spec.hset[JobFields.ledger(activity.id, dad)] = str(LEG1_OPEN)
+    spec.event = engine.event(jid, activity.id, dad, activity.type, "running", 200)
 
 
 def _single_leg(engine: Engine, index: AppIndex, activity: Activity, state: StepState, spec: StepSpec,
@@ -184,6 +185,7 @@ def _single_leg(engine: Engine, index: AppIndex, activity: Activity, state: Step
     spec.hset[JobFields.ledger(activity.id, dad)] = str(SINGLE_PIVOT if activity.cycle else SINGLE_DONE)
     seed_children(engine, spec, state.meta["jid"], state.meta["gid"], dad, children, state.meta.get("trc"))
     spec.sem = len(children) - 1
+    spec.event = engine.event(state.meta["jid"], activity.id, dad, activity.type, "done", 200)
     _finish_spec(engine, index, activity, state, spec, ctx)
 
 
@@ -199,6 +201,7 @@ def _fail_in_leg1(engine: Engine, index: AppIndex, activity: Activity, state: St
         JobFields.meta("err"): dumps({**error, "is_stream_error": True, "job_id": state.meta["jid"]}),
     }
     spec.sem = -1
+    spec.event = engine.event(state.meta["jid"], activity.id, dad, activity.type, "failed", exc.code)
     _finish_spec(engine, index, activity, state, spec, state.ctx)
     spec.emit_message = None
 
@@ -276,6 +279,8 @@ def _leg2_spec(engine: Engine, index: AppIndex, activity: Activity, state: StepS
     spec.hset[JobFields.ledger(activity.id, dad)] = str(new_ledger)
     seed_children(engine, spec, jid, gid, effective, children, meta.get("trc"))
     spec.sem = len(children) - 1 if final else len(children)
+    outcome = "failed" if status == "error" else "done" if final else "pending"
+    spec.event = engine.event(jid, activity.id, effective, activity.type, outcome, code)
     _finish_spec(engine, index, activity, state, spec, ctx)
     return spec
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -100,8 +101,10 @@ async def prepare(engine: Engine, topic: str, data: dict[str, Any], *, index: Ap
         spec.xadd.append((engine.keys.engine_stream(parent.jid), msgs.build(
             parent_meta, type=msgs.RESULT, data={"job_id": jid, "jc": now, "ju": now},
             status="success", code=200)))
+    spec.index = (engine.keys.job_index(jid), int(time.time() * 1000), jid)
+    spec.event = engine.event(jid, trigger_id, ",0", "trigger", "started" if not pending else "pending", 200)
     if pending:
-        spec.hset[JobFields.meta("expire")] = str(int(pending))
+        spec.expire = max(1, int(pending))
     else:
         spec.finishing = True
         spec.done_expire = expire_seconds(engine, activity, graph.expire, ctx)
@@ -121,9 +124,6 @@ async def commit(engine: Engine, job: PreparedJob) -> None:
                 await engine.store.ack(*job.spec.ack)   # a redelivered spawn: already applied
             return
         raise DuplicateJobError(f"Duplicate job: {job.jid}", job_id=job.jid)
-    if job.spec.create == -1:
-        expire = int(job.spec.hset[JobFields.meta("expire")])
-        await engine.store.client.expire(job.spec.job_key, max(1, expire))
 
 
 async def start_child(engine: Engine, message: dict[str, Any], ack: tuple[str, str, str]) -> None:

@@ -15,6 +15,9 @@
 --                          completion message (notify parent / pubsub caller / subscribers)
 --   emit     [k, json]     when the job is still running: add an interim completion message
 --   ack      [k, group, id]  XACK + XDEL the consumed message (also on 'gone'/'inactive'/'duplicate')
+--   expire   "seconds"     EXPIRE the job now (pending jobs)
+--   index    [k, score, member]  ZADD the job into the app's job index (trigger)
+--   event    [channel, json]  PUBLISH a live event (studio), with ',"js":<sem>,"finished":0|1' appended
 --
 -- Crash story: everything below happens or nothing does. If the process dies before EVALSHA
 -- returns, the consumed message is still pending and is redelivered; the ledger guard then
@@ -83,6 +86,16 @@ if spec.done and sem <= 0 and sem > -100000000 then
   end
 elseif spec.emit and sem > 0 then
   redis.call('XADD', KEYS[spec.emit[1]], '*', 'message', spec.emit[2])
+end
+if spec.expire then
+  redis.call('EXPIRE', job, spec.expire)
+end
+if spec.index then
+  redis.call('ZADD', KEYS[spec.index[1]], spec.index[2], spec.index[3])
+end
+if spec.event then
+  local e = spec.event[2]
+  redis.call('PUBLISH', spec.event[1], string.sub(e, 1, -2) .. ',"js":' .. sem .. ',"finished":' .. finished .. '}')
 end
 
 ack()

@@ -1,0 +1,57 @@
+"""Live activity events (studio, widgets) and the job index."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from hotmesh_core import WorkerMessage
+
+from ..helpers import assert_eventually
+from .test_scenarios_basic import PARALLEL, hello_world, more_world
+
+
+async def test_events_flow_only_while_watched(mesh, redis_url) -> None:
+    hm = await mesh(PARALLEL, workers={"work.do": hello_world, "work.do.more": more_world})
+    received: list[dict[str, Any]] = []
+    listener = hm.client.pubsub()
+    await listener.psubscribe(hm.keys.job_events_pattern())
+
+    async def drain() -> None:
+        while True:
+            message = await listener.get_message(ignore_subscribe_messages=True, timeout=0.2)
+            if message:
+                received.append(json.loads(message["data"]))
+
+    task = asyncio.create_task(drain())
+    try:
+        quiet = await hm.pubsub("seq.test", {"a": "quiet"})
+        await asyncio.sleep(0.3)
+        assert not [e for e in received if e["jid"] == quiet["metadata"]["jid"]]
+        await hm.watch(30)
+        job = await hm.pubsub("seq.test", {"a": "loud"})
+        jid = job["metadata"]["jid"]
+        await assert_eventually(lambda: any(e.get("finished") == 1 for e in received if e["jid"] == jid))
+        steps = [(e["aid"], e["status"]) for e in received if e["jid"] == jid]
+        assert steps == [("s1", "started"), ("b1", "running"), ("b1", "done"), ("b2", "running"),
+                         ("b2", "done")]
+        last = [e for e in received if e["jid"] == jid][-1]
+        assert last["js"] == 0 and last["dad"] == ",0,0,0"
+    finally:
+        task.cancel()
+        await listener.aclose()
+
+
+async def test_job_index_lists_newest_first_and_prunes(mesh, sync_redis) -> None:
+    hm = await mesh(PARALLEL, workers={"work.do": hello_world, "work.do.more": more_world})
+    first = await hm.pub("seq.test", {"a": "1"})
+    await asyncio.sleep(0.01)
+    second = await hm.pub("seq.test", {"a": "2"})
+    rows = await hm.list_jobs(limit=10)
+    assert [jid for jid, _ in rows] == [second, first]
+    await hm.scrub(first)
+    assert [jid for jid, _ in await hm.list_jobs(limit=10)] == [second]
+    assert sync_redis.zcard(hm.keys.job_index()) == 1
+
+
