@@ -12,8 +12,8 @@ import json
 import os
 import sys
 
-from .hotmesh import HotMesh
 from .examples import example_apps
+from .hotmesh import HotMesh
 
 
 async def main(serve: bool) -> int:

@@ -39,6 +39,7 @@ from .keys import ENGINE_GROUP, WORKER_GROUP, JobFields, Keys, check_id
 from .redis_server import embedded_url
 from .router import Router
 from .store import Store
+from .types import RedisClient
 from .util import guid as new_guid
 from .worker import Worker, WorkerRunner
 
@@ -47,18 +48,19 @@ log = logging.getLogger("hotmesh")
 SubCallback = Callable[[str, dict[str, Any]], Any]
 
 
-def connect(url: str | None) -> Redis:
+def connect(url: str | None) -> RedisClient:
     """A redis.asyncio client with reconnect backoff; ``None`` starts the embedded Redis."""
     url = url or os.environ.get("REDIS_URL") or embedded_url()
     retry = Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=20)
-    return Redis.from_url(url, decode_responses=True, retry=retry, health_check_interval=30,
+    client: RedisClient = Redis.from_url(url, decode_responses=True, retry=retry, health_check_interval=30,
                           retry_on_error=[RedisConnectionError, RedisTimeoutError, OSError])
+    return client
 
 
 class HotMesh:
     """Start with ``await HotMesh.init(app_id=..., redis_url=..., engine=True, workers=[...])``."""
 
-    def __init__(self, app_id: str, client: Redis, settings: Settings, guid: str | None = None) -> None:
+    def __init__(self, app_id: str, client: RedisClient, settings: Settings, guid: str | None = None) -> None:
         self.app_id = check_id("app id", app_id)
         self.client = client
         self.settings = settings
@@ -195,9 +197,10 @@ class HotMesh:
             try:
                 output = await asyncio.wait_for(asyncio.shield(future), wait)
             except TimeoutError:
-                output = await self._finished_output(job.jid)   # pub/sub is best-effort (G6)
-                if output is None:
+                late = await self._finished_output(job.jid)   # pub/sub is best-effort (G6)
+                if late is None:
                     raise JobTimeoutError(f"timeout waiting for job {job.jid}", job.jid) from None
+                output = late
         finally:
             self._waiters.pop(job.jid, None)
         return _raise_if_error(output)
@@ -215,7 +218,8 @@ class HotMesh:
         meta = {**message["metadata"], "guid": message["metadata"].get("guid") or new_guid()}
         body = {**message, "metadata": meta, "type": message.get("type", msgs.RESPONSE)}
         text = msgs.check_size("message", body, self.settings.max_payload_bytes)
-        return await self.client.xadd(self.keys.engine_stream(meta.get("jid")), {"message": text})  # type: ignore[no-any-return]
+        stream_id: str = await self.client.xadd(self.keys.engine_stream(meta.get("jid")), {"message": text})
+        return stream_id
 
     async def get_status(self, jid: str) -> int:
         check_id("job id", jid)

@@ -75,7 +75,7 @@ class Keys:
     def shard_tag(self, jid: str) -> str:
         if self.shards <= 1:
             return ""
-        return "{s%d}" % (zlib.crc32(jid.encode()) % self.shards)
+        return f"{{s{zlib.crc32(jid.encode()) % self.shards}}}"
 
     def job(self, jid: str) -> str:
         return f"{self.prefix}j:{self.shard_tag(jid)}{jid}"

