@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from . import messages as msgs
-from .activities import legs, trigger
+from .activities import control, legs, trigger
 from .compiler.model import CompiledApp
 from .context import AppIndex
 from .errors import AppNotFoundError, HotMeshError, VersionNotFoundError
@@ -89,6 +89,9 @@ class Engine:
             await trigger.start_child(self, message, ack)
         elif kind == msgs.TRANSITION:
             await legs.leg1(self, message, ack)
+        elif kind == msgs.INTERRUPT:
+            await control.interrupt_job(self, message["metadata"]["jid"],
+                                        control.parse_options(message.get("data")), suppress=True, ack=ack)
         else:
             await legs.leg2(self, message, ack)
 

@@ -28,17 +28,18 @@ from .config import Settings
 from .engine import Engine, job_output
 from .errors import (
     HotMeshError,
-    JobCompletedError,
     JobError,
     JobNotFoundError,
     JobTimeoutError,
     ManifestError,
+    TopicNotFoundError,
     ValidationError,
 )
 from .keys import ENGINE_GROUP, WORKER_GROUP, JobFields, Keys, check_id
 from .redis_server import embedded_url
 from .router import Router
 from .store import Store
+from .task import TimeScout
 from .types import RedisClient
 from .util import guid as new_guid
 from .worker import Worker, WorkerRunner
@@ -76,6 +77,7 @@ class HotMesh:
         self._pubsub = client.pubsub(ignore_subscribe_messages=True)
         self._listener: asyncio.Task[None] | None = None
         self._callbacks: set[asyncio.Task[Any]] = set()
+        self.scout: TimeScout | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     @classmethod
@@ -100,10 +102,15 @@ class HotMesh:
                                      settings, hm._worker_exhausted(runner), concurrency=worker.concurrency))
         for router in hm.routers:
             await router.start()
+        if engine:
+            hm.scout = TimeScout(hm)
+            hm.scout.start()
         return hm
 
     async def stop(self) -> None:
-        """Stop consuming, let in-flight steps finish, close connections."""
+        """Stop consuming, let in-flight steps finish, release leases, close connections."""
+        if self.scout:
+            await self.scout.stop()
         for router in self.routers:
             await router.stop()
         if self._listener:
@@ -252,10 +259,86 @@ class HotMesh:
         check_id("job id", jid)
         await self.client.delete(self.keys.job(jid))
 
-    async def interrupt_guard(self, jid: str) -> None:
-        status = await self.get_status(jid)
-        if status <= 0:
-            raise JobCompletedError(f"Job {jid} already completed", job_id=jid)
+    async def interrupt(self, topic: str, jid: str, *, reason: str | None = None, throw: bool = True,
+                        code: int = 410, expire: int | None = None, descend: bool = False,
+                        suppress: bool = False, stack: str | None = None) -> bool:
+        """Stop a running job (status drops below -1e8). Its parent (if awaiting) and ``pubsub``
+        caller receive error ``code`` (410) unless ``throw=False``; ``descend`` interrupts the
+        children it awaits too. Raises ``JobCompletedError`` if it already ended (unless ``suppress``).
+        """
+        from .activities.control import interrupt_job
+
+        check_id("topic", topic)
+        check_id("job id", jid)
+        options = {"reason": reason, "throw": throw, "code": code, "expire": expire, "descend": descend,
+                   "stack": stack}
+        return await interrupt_job(self._require_engine(), jid, options, suppress=suppress)
+
+    async def hook(self, topic: str, data: dict[str, Any], *, status: str = "success",
+                   code: int = 200) -> str | None:
+        """Send a signal to the web hook waiting for it; returns the stream id, or None if none waits.
+
+        ``status="pending"`` keeps the hook open (its children run again, in a new dimension);
+        the registration is removed when a signal with code 200 closes it.
+        """
+        from .activities.hooks import webhook_message
+
+        check_id("hook topic", topic)
+        if not isinstance(data, dict):
+            raise ValidationError("signal data must be a JSON object")
+        msgs.check_size("signal data", data, self.settings.max_payload_bytes)
+        if status not in ("success", "pending", "error"):
+            raise ValidationError(f"signal status must be success, pending or error, not {status!r}")
+        found = await webhook_message(self._require_engine(), topic, data, status, int(code))
+        if found is None:
+            return None
+        stream, message = found
+        stream_id: str = await self.client.xadd(stream, {"message": message})
+        return stream_id
+
+    async def get_stats(self, topic: str, data: dict[str, Any], *, range: str = "1h") -> dict[str, Any]:
+        """Aggregates of the trigger's ``stats.measures`` for the job key ``data`` resolves to."""
+        from .activities.stats import job_key_and_slice, slices
+
+        index = await self._require_engine().active_app()
+        trigger_id = index.app.subscriptions.get(topic)
+        if trigger_id is None:
+            raise TopicNotFoundError(f"no graph subscribes to '{topic}'")
+        trigger_activity = index.app.activities[trigger_id]
+        ctx = {"$self": {"input": {"data": data}, "output": {"data": data}},
+               trigger_id: {"input": {"data": data}, "output": {"data": data}}}
+        found = job_key_and_slice(trigger_activity, ctx)
+        if found is None:
+            raise ValidationError(f"the stats key of '{topic}' does not resolve from {data!r}")
+        job_key = found[0]
+        segments = []
+        for bucket in slices((trigger_activity.stats or {}).get("granularity"), range):
+            raw = await self.client.hgetall(self.keys.stats(job_key, bucket))
+            segments.append({"time": bucket, **{k: float(v) for k, v in raw.items()}})
+        return {"key": job_key, "range": range, "segments": segments}
+
+    async def get_ids(self, topic: str, data: dict[str, Any], facets: list[str], *,
+                      range: str = "1h") -> dict[str, list[str]]:
+        """Job ids indexed by the trigger's ``index`` measures, per facet ``"<path>:<value>"``."""
+        from .activities.stats import job_key_and_slice, slices
+
+        index = await self._require_engine().active_app()
+        trigger_id = index.app.subscriptions.get(topic)
+        if trigger_id is None:
+            raise TopicNotFoundError(f"no graph subscribes to '{topic}'")
+        trigger_activity = index.app.activities[trigger_id]
+        ctx = {"$self": {"input": {"data": data}, "output": {"data": data}}}
+        found = job_key_and_slice(trigger_activity, ctx)
+        if found is None:
+            raise ValidationError(f"the stats key of '{topic}' does not resolve from {data!r}")
+        out: dict[str, list[str]] = {}
+        for facet in facets:
+            path, _, value = facet.partition(":")
+            ids: list[str] = []
+            for bucket in slices((trigger_activity.stats or {}).get("granularity"), range):
+                ids += await self.client.lrange(self.keys.stats_index(found[0], bucket, path, value), 0, -1)
+            out[facet] = ids
+        return out
 
     # -- subscriptions -------------------------------------------------------------------------
     async def sub(self, topic: str, callback: SubCallback) -> None:

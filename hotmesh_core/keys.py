@@ -16,6 +16,7 @@ Key schema (namespace ``hmsh`` by default, ``<app>`` = app id, ``<v>`` = version
     hmsh:<app>:r:                 hash    throttles: ":" = all, <topic> = one topic (ms, -1 = paused)
     hmsh:<app>:signals:<t>:<key>  string  open web-hook registration -> "<aid>::<dad>::<gid>::<jid>"
     hmsh:<app>:s:<key>:<ts>       hash    stats buckets (+ ":index:<path>:<value>" lists, ":mdn:<path>" zsets)
+    hmsh:<app>:d:<jid>            list    awaited child job ids (interrupt with ``descend``)
     hmsh:<app>:jobs               zset    job index for listing runs: jid -> created ms (pruned by readers
                                           when the job hash has expired)
 
@@ -79,6 +80,10 @@ class Keys:
 
     def job(self, jid: str) -> str:
         return f"{self.prefix}j:{self.shard_tag(jid)}{jid}"
+
+    def dependents(self, jid: str) -> str:
+        """Jobs started by ``jid`` that it awaits (interrupt ``descend`` follows them)."""
+        return f"{self.prefix}d:{self.shard_tag(jid)}{jid}"
 
     def job_pattern(self) -> str:
         return f"{self.prefix}j:*"

@@ -18,6 +18,7 @@ RESULT = "result"
 RESPONSE = "response"
 TIMEHOOK = "timehook"
 WEBHOOK = "webhook"
+INTERRUPT = "interrupt"     # interrupt another job (from an interrupt activity)
 COMPLETE = "complete"       # hotmesh_core's own: run the job-completion tasks (engine to engine)
 
 

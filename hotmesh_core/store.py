@@ -39,6 +39,16 @@ class StepSpec:
     expire: int | None = None
     index: tuple[str, int, str] | None = None
     event: tuple[str, dict[str, Any]] | None = None
+    notify: tuple[str, str] | None = None
+    timer: tuple[str, str, int] | None = None
+    signal: tuple[str, str, int] | None = None
+    unsignal: str | None = None
+    incr: list[tuple[str, str, float]] = field(default_factory=list)
+    push: list[tuple[str, str]] = field(default_factory=list)
+    zadd: list[tuple[str, float, str]] = field(default_factory=list)
+    delete: list[str] = field(default_factory=list)
+    precheck: int | None = None
+    semeq: int | None = None
 
     def _stream(self, key: str) -> int:
         if key not in self.streams:
@@ -79,6 +89,26 @@ class StepSpec:
             spec["index"] = [self._stream(self.index[0]), str(self.index[1]), self.index[2]]
         if self.event is not None:
             spec["event"] = [self.event[0], json.dumps(self.event[1], separators=(",", ":"))]
+        if self.notify is not None:
+            spec["notify"] = [self._stream(self.notify[0]), self.notify[1]]
+        if self.timer is not None:
+            spec["timer"] = [self._stream(self.timer[0]), self.timer[1], str(int(self.timer[2]))]
+        if self.signal is not None:
+            spec["signal"] = [self._stream(self.signal[0]), self.signal[1], str(int(self.signal[2]))]
+        if self.unsignal is not None:
+            spec["unsignal"] = self._stream(self.unsignal)
+        if self.incr:
+            spec["incr"] = [[self._stream(k), f, repr(float(by))] for k, f, by in self.incr]
+        if self.push:
+            spec["push"] = [[self._stream(k), v] for k, v in self.push]
+        if self.zadd:
+            spec["zadd"] = [[self._stream(k), repr(float(score)), m] for k, score, m in self.zadd]
+        if self.delete:
+            spec["del"] = [self._stream(k) for k in self.delete]
+        if self.precheck is not None:
+            spec["precheck"] = str(self.precheck)
+        if self.semeq is not None:
+            spec["semeq"] = str(self.semeq)
         return json.dumps(spec, separators=(",", ":"))
 
 
@@ -102,7 +132,7 @@ class Store:
         status = raw[0]
         if status == "ok":
             return StepResult("ok", int(raw[1]), bool(raw[2]))
-        if status == "inactive":
+        if status in ("inactive", "threshold"):
             return StepResult(status, int(raw[1]))
         return StepResult(status, detail=raw[1] if len(raw) > 1 else "")
 

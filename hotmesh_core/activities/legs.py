@@ -27,6 +27,7 @@ from ..pipe import UNDEFINED, map_rules, resolve
 from ..serializer import dumps
 from ..store import StepSpec
 from ..util import parent_dad, timestamp, with_index
+from .hooks import signal_key
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -116,6 +117,8 @@ def _activity_meta(activity: Activity, dad: str, state: StepState, **extra: Any)
 
 # -- leg 1 --------------------------------------------------------------------------------------
 async def leg1(engine: Engine, message: dict[str, Any], ack: tuple[str, str, str]) -> None:
+    from . import control, hooks
+
     meta = message["metadata"]
     jid, aid, dad, gid = meta["jid"], meta["aid"], meta["dad"], meta.get("gid")
     for _ in range(20):
@@ -127,22 +130,62 @@ async def leg1(engine: Engine, message: dict[str, Any], ack: tuple[str, str, str
         if state.meta.get("gid") != gid or (state.semaphore or 0) <= 0 or state.ledger != SEEDED:
             await engine.store.ack(*ack)          # stale generation, inactive job, or a duplicate
             return
-        spec = StepSpec(engine.keys.job(jid), gid=gid, active=0, ledger=(JobFields.ledger(aid, dad), SEEDED),
-                        ack=ack)
+        spec = new_leg1_spec(engine, activity, jid, gid, dad, ack)
         ctx = state.ctx
         try:
+            if activity.status_threshold is not None:
+                threshold = resolve(activity.status_threshold, ctx)
+                if isinstance(threshold, int | float) and not isinstance(threshold, bool):
+                    spec.precheck = int(threshold)
             if activity.type in ("worker", "await"):
                 _dispatch(engine, activity, state, spec, dad, meta)
-            elif activity.type == "hook" and activity.sleep is None and activity.hook_topic is None:
+            elif activity.type == "hook":
+                if not hooks.open_hook(engine, index, activity, state, spec, dad):
+                    _single_leg(engine, index, activity, state, spec, dad, ctx)
+            elif activity.type == "cycle":
+                control.cycle(engine, activity, state, spec, dad)
+            elif activity.type == "signal":
+                await control.signal(engine, index, activity, state, spec, dad)
                 _single_leg(engine, index, activity, state, spec, dad, ctx)
+            elif activity.type == "interrupt":
+                control.interrupt_activity(engine, index, activity, state, spec, dad)
             else:
-                raise HotMeshError(f"activity type '{activity.type}' ({aid}) is not supported yet", 501)
+                raise HotMeshError(f"activity type '{activity.type}' ({aid}) cannot run", 500)
         except (PipeError, HotMeshError) as exc:
+            spec = new_leg1_spec(engine, activity, jid, gid, dad, ack)
             _fail_in_leg1(engine, index, activity, state, spec, dad, exc)
         result = await engine.store.step(spec)
+        if spec.timer is not None and engine.hm.scout is not None:
+            engine.hm.scout.nudge()
+        if result.status == "threshold":
+            result = await engine.store.step(_conclude(engine, index, activity, state, dad, ack, result.semaphore))
         if result.status != "conflict":
             return
     raise HotMeshError(f"leg 1 of {aid} kept conflicting", 503)
+
+
+def new_leg1_spec(engine: Engine, activity: Activity, jid: str, gid: str | None, dad: str,
+                  ack: tuple[str, str, str]) -> StepSpec:
+    return StepSpec(engine.keys.job(jid), gid=gid, active=0, ledger=(JobFields.ledger(activity.id, dad), SEEDED),
+                    ack=ack)
+
+
+def _conclude(engine: Engine, index: AppIndex, activity: Activity, state: StepState, dad: str,
+              ack: tuple[str, str, str], threshold: int) -> StepSpec:
+    """statusThreshold (spec 5.3.8): the semaphore equals the threshold, so the job concludes here.
+
+    The activity is notarised as skipped and does nothing else (no signal key is left behind: Q6).
+    """
+    spec = new_leg1_spec(engine, activity, state.meta["jid"], state.meta["gid"], dad, ack)
+    spec.semeq = threshold
+    spec.sem = -threshold
+    spec.hset[JobFields.ledger(activity.id, dad)] = str(888000000000000)
+    spec.hset[JobFields.activity(activity.id, dad)] = dumps({"output": {"metadata": _activity_meta(
+        activity, dad, state, skipped=True)}})
+    spec.event = engine.event(state.meta["jid"], activity.id, dad, activity.type, "done", 200)
+    _finish_spec(engine, index, activity, state, spec, state.ctx)
+    spec.emit_message = None
+    return spec
 
 
 def _dispatch(engine: Engine, activity: Activity, state: StepState, spec: StepSpec, dad: str,
@@ -193,7 +236,6 @@ def _fail_in_leg1(engine: Engine, index: AppIndex, activity: Activity, state: St
                   dad: str, exc: HotMeshError) -> None:
     """A mapping error in leg 1 fails the activity (and so the job) instead of hanging it."""
     error = {"message": exc.message, "code": exc.code}
-    spec.xadd.clear()
     spec.hset = {
         JobFields.activity(activity.id, dad): dumps({"output": {"metadata": _activity_meta(
             activity, dad, state, err=dumps(error))}}),
@@ -250,7 +292,8 @@ def _leg2_spec(engine: Engine, index: AppIndex, activity: Activity, state: StepS
     previous_input = ctx.get(activity.id, {}).get("input")
     if previous_input is not None:
         entry["input"] = previous_input
-    if activity.type == "hook":
+    signalled = message.get("type") in (msgs.TIMEHOOK, msgs.WEBHOOK)
+    if signalled:
         entry["hook"] = {"data": data}
     elif status != "error":
         entry["output"]["data"] = data
@@ -260,8 +303,9 @@ def _leg2_spec(engine: Engine, index: AppIndex, activity: Activity, state: StepS
     spec = StepSpec(engine.keys.job(jid), gid=gid, active=0, ledger=(JobFields.ledger(activity.id, dad), ledger),
                     ack=ack, guid=None if final else meta.get("guid"))
     try:
-        if activity.type == "hook" and activity.output_maps is not None:
-            entry["output"]["data"] = map_rules(activity.output_maps, ctx)
+        if activity.output_maps is not None and status != "error":
+            entry["output"]["data"] = {**(entry["output"].get("data") or {}),
+                                       **map_rules(activity.output_maps, ctx)}
         children = children_for(activity, code, ctx)
         spec.hset.update(job_map_fields(activity.job_maps, ctx))
         spec.hset.update(job_map_fields(activity.code_job_maps.get(str(code)), ctx))
@@ -270,6 +314,11 @@ def _leg2_spec(engine: Engine, index: AppIndex, activity: Activity, state: StepS
         entry["output"]["metadata"]["err"] = dumps({"message": exc.message, "code": exc.code})
         data = {"message": exc.message, "code": exc.code}
         code = exc.code
+    if message.get("type") == msgs.WEBHOOK and code == 200:
+        rule = index.app.hooks.get(meta.get("topic", ""))
+        key = signal_key(engine, rule, data) if rule else None
+        if key:
+            spec.unsignal = key               # the hook closes: later signals find nothing
     if status == "error" and final and not children:
         spec.hset[JobFields.meta("err")] = dumps({"code": code, "message": data.get("message", "error"),
                                                   "is_stream_error": True, "job_id": jid})

@@ -17,6 +17,7 @@ from ..serializer import dumps
 from ..store import StepSpec
 from ..util import guid, timestamp
 from .legs import completion_message, expire_seconds, seed_children
+from .stats import add_stats
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -101,6 +102,9 @@ async def prepare(engine: Engine, topic: str, data: dict[str, Any], *, index: Ap
         spec.xadd.append((engine.keys.engine_stream(parent.jid), msgs.build(
             parent_meta, type=msgs.RESULT, data={"job_id": jid, "jc": now, "ju": now},
             status="success", code=200)))
+    add_stats(engine, activity, ctx, jid, spec)
+    if parent and parent.awaits:
+        spec.push.append((engine.keys.dependents(parent.jid), jid))
     spec.index = (engine.keys.job_index(jid), int(time.time() * 1000), jid)
     spec.event = engine.event(jid, trigger_id, ",0", "trigger", "started" if not pending else "pending", 200)
     if pending:

@@ -18,6 +18,16 @@
 --   expire   "seconds"     EXPIRE the job now (pending jobs)
 --   index    [k, score, member]  ZADD the job into the app's job index (trigger)
 --   event    [channel, json]  PUBLISH a live event (studio), with ',"js":<sem>,"finished":0|1' appended
+--   notify   [k, json]     XADD unconditionally (interrupt: tell parent / caller although js < 0)
+--   timer    [k, member, ms]   ZADD a timer due at Redis TIME + ms (never a process clock, G5)
+--   signal   [k, value, ttl]   SET NX EX: register an open web hook
+--   unsignal k             DEL a web-hook registration (closed with code 200)
+--   incr     [[k, field, by]]  HINCRBYFLOAT on other hashes (stats)
+--   push     [[k, value]]  RPUSH (stats index lists, dependents)
+--   zadd     [[k, score, member]]  ZADD (median samples)
+--   del      [k, ...]      DEL (scrubbed stats)
+--   precheck "T"           statusThreshold: when the semaphore equals T, conclude the job instead
+--   semeq    "T"           the semaphore must equal T                    -> else {'conflict', sem}
 --
 -- Crash story: everything below happens or nothing does. If the process dies before EVALSHA
 -- returns, the consumed message is still pending and is redelivered; the ledger guard then
@@ -59,6 +69,19 @@ else
   end
 end
 
+if spec.semeq then
+  local current = redis.call('HGET', job, ':')
+  if tonumber(current) ~= tonumber(spec.semeq) then
+    return {'conflict', current or ''}
+  end
+end
+if spec.precheck then
+  local current = tonumber(redis.call('HGET', job, ':'))
+  if current == tonumber(spec.precheck) then
+    return {'threshold', tostring(current)}
+  end
+end
+
 local hset = spec.hset
 if hset and #hset > 0 then
   for i = 1, #hset, 4000 do
@@ -87,8 +110,42 @@ if spec.done and sem <= 0 and sem > -100000000 then
 elseif spec.emit and sem > 0 then
   redis.call('XADD', KEYS[spec.emit[1]], '*', 'message', spec.emit[2])
 end
+if spec.notify then
+  redis.call('XADD', KEYS[spec.notify[1]], '*', 'message', spec.notify[2])
+end
 if spec.expire then
   redis.call('EXPIRE', job, spec.expire)
+end
+if spec.timer then
+  local t = redis.call('TIME')
+  local due = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(spec.timer[3])
+  redis.call('ZADD', KEYS[spec.timer[1]], due, spec.timer[2])
+end
+if spec.signal then
+  redis.call('SET', KEYS[spec.signal[1]], spec.signal[2], 'NX', 'EX', spec.signal[3])
+end
+if spec.unsignal then
+  redis.call('DEL', KEYS[spec.unsignal])
+end
+if spec.incr then
+  for _, x in ipairs(spec.incr) do
+    redis.call('HINCRBYFLOAT', KEYS[x[1]], x[2], x[3])
+  end
+end
+if spec.push then
+  for _, x in ipairs(spec.push) do
+    redis.call('RPUSH', KEYS[x[1]], x[2])
+  end
+end
+if spec.zadd then
+  for _, x in ipairs(spec.zadd) do
+    redis.call('ZADD', KEYS[x[1]], x[2], x[3])
+  end
+end
+if spec.del then
+  for _, k in ipairs(spec.del) do
+    redis.call('DEL', KEYS[k])
+  end
 end
 if spec.index then
   redis.call('ZADD', KEYS[spec.index[1]], spec.index[2], spec.index[3])

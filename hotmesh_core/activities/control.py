@@ -1,0 +1,188 @@
+"""Control-flow activities (spec 2.4): ``cycle``, ``signal`` and ``interrupt``, and job interrupts."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from .. import messages as msgs
+from ..compiler.model import Activity
+from ..context import AppIndex, StepState
+from ..errors import HotMeshError, JobCompletedError, JobNotFoundError, PipeError
+from ..keys import META_FIELDS, JobFields
+from ..mapper import job_map_fields, truthy
+from ..pipe import UNDEFINED, map_rules, resolve
+from ..serializer import dumps
+from ..store import StepSpec
+from ..util import guid
+from .hooks import hook_rule, signal_key, signal_value
+
+if TYPE_CHECKING:
+    from ..engine import Engine
+
+INTERRUPTED = -1_000_000_000
+CYCLE_DONE = 888000000000000
+
+
+def cycle(engine: Engine, activity: Activity, state: StepState, spec: StepSpec, dad: str) -> None:
+    """Send a typeless re-entry message to the pivot at its index-0 address (spec 5.3.5, 3.5)."""
+    from .legs import _activity_meta
+
+    ctx = state.ctx
+    jid, gid = state.meta["jid"], state.meta["gid"]
+    pivot = activity.ancestor
+    if not pivot or pivot not in activity.ancestors:
+        raise HotMeshError(f"cycle '{activity.id}' has no ancestor to re-enter", 500)
+    depth = activity.ancestors.index(pivot)
+    segments = dad.split(",")[1:]
+    target = "".join("," + s for s in segments[:depth]) + ",0"
+    data = map_rules(activity.input_maps, ctx) if activity.input_maps is not None else None
+    spec.xadd.append((engine.keys.engine_stream(jid), msgs.build(
+        msgs.metadata(jid, gid, target, pivot, trc=state.meta.get("trc")), data=data)))
+    entry: dict[str, Any] = {"output": {"metadata": _activity_meta(activity, dad, state)}}
+    if data is not None:
+        entry["input"] = {"data": data}
+    spec.hset[JobFields.activity(activity.id, dad)] = dumps(entry)
+    spec.hset[JobFields.ledger(activity.id, dad)] = str(CYCLE_DONE)
+    spec.event = engine.event(jid, activity.id, dad, activity.type, "done", 200)
+
+
+async def signal(engine: Engine, index: AppIndex, activity: Activity, state: StepState, spec: StepSpec,
+                 dad: str) -> None:
+    """Signal one waiting hook, or every job in a stats index (``subtype: all``)."""
+    ctx = state.ctx
+    topic = resolve(activity.topic, ctx)
+    if not isinstance(topic, str):
+        raise PipeError(f"signal '{activity.id}': topic resolved to {topic!r}")
+    data = map_rules(activity.signal_maps, ctx) if activity.signal_maps is not None else {}
+    status = resolve(activity.status, ctx) if activity.status is not None else "success"
+    code = resolve(activity.code, ctx) if activity.code is not None else 200
+    rule = await hook_rule(engine, topic)
+    if rule is None:
+        return
+    targets: list[dict[str, Any]] = []
+    if (activity.subtype or "one") == "all":
+        resolver = map_rules(activity.resolver_maps, ctx) if activity.resolver_maps is not None else {}
+        key_name = resolve(activity.key_name, ctx)
+        key_value = resolve(activity.key_value, ctx)
+        lists = await _index_lists(engine, index, rule.to, resolver.get("data") or {}, key_name, key_value)
+        for list_key, stats_key in lists:
+            for jid in await engine.store.client.lrange(list_key, 0, -1):
+                targets.append({**data, "id": jid})
+            if truthy(resolver.get("scrub")):
+                spec.delete += [list_key, stats_key]
+    else:
+        targets.append(data)
+    for payload in targets:
+        key = signal_key(engine, rule, payload)
+        registration = await engine.store.client.get(key) if key else None
+        if registration is None:
+            continue
+        aid, hook_dad, gid, jid = registration.split("::", 3)
+        meta = msgs.metadata(jid, gid, hook_dad, aid, topic=topic, message_guid=guid())
+        spec.xadd.append((engine.keys.engine_stream(jid), msgs.build(
+            meta, type=msgs.WEBHOOK, data=payload, status=status, code=int(code))))
+
+
+async def _index_lists(engine: Engine, index: AppIndex, hook_aid: str, query: dict[str, Any],
+                       key_name: Any, key_value: Any) -> list[tuple[str, str]]:
+    """The stats index lists (and their stats hash) holding the job ids a ``signal all`` targets."""
+    from .stats import job_key_and_slice
+
+    hook_activity = index.app.activities.get(hook_aid)
+    if hook_activity is None:
+        return []
+    trigger = index.app.activities[hook_activity.trigger]
+    found = job_key_and_slice(trigger, {"$self": {"input": {"data": query}, "output": {"data": query}},
+                                        trigger.id: {"input": {"data": query}, "output": {"data": query}}})
+    if found is None or key_name in (None, UNDEFINED):
+        return []
+    job_key, time_slice = found
+    return [(engine.keys.stats_index(job_key, time_slice, str(key_name), signal_value(key_value)),
+             engine.keys.stats(job_key, time_slice))]
+
+
+def interrupt_activity(engine: Engine, index: AppIndex, activity: Activity, state: StepState,
+                       spec: StepSpec, dad: str) -> None:
+    """Interrupt this job (after its job maps) or another one (then carry on, spec 5.3.6)."""
+    from .legs import _activity_meta, _finish_spec, _single_leg
+
+    ctx = state.ctx
+    jid = state.meta["jid"]
+    target = resolve(activity.target, ctx) if activity.target is not None else UNDEFINED
+    options = interrupt_options(activity, ctx)
+    if target in (UNDEFINED, None, "", jid):
+        spec.hset.update(job_map_fields(activity.job_maps, ctx))
+        spec.hset[JobFields.activity(activity.id, dad)] = dumps({"output": {"metadata": _activity_meta(
+            activity, dad, state)}})
+        spec.hset[JobFields.ledger(activity.id, dad)] = str(888000001000001)
+        apply_interrupt(engine, index, state.meta, spec, options, extra=-1)
+        _finish_spec(engine, index, activity, state, spec, ctx)
+        spec.finishing = False
+        spec.emit_message = None
+        return
+    _single_leg(engine, index, activity, state, spec, dad, ctx)
+    message = msgs.build(msgs.metadata(str(target), "", ",0", "", message_guid=guid()), type="interrupt",
+                         data={**options, "topic": resolve(activity.topic, ctx) if activity.topic else None})
+    spec.xadd.append((engine.keys.engine_stream(str(target)), message))
+
+
+def interrupt_options(activity: Activity, ctx: dict[str, Any]) -> dict[str, Any]:
+    def value(rule: Any) -> Any:
+        got = resolve(rule, ctx) if rule is not None else UNDEFINED
+        return None if got is UNDEFINED else got
+
+    return {"reason": value(activity.reason), "throw": value(activity.throw), "code": value(activity.code),
+            "expire": value(activity.expire), "descend": value(activity.descend), "stack": value(activity.stack)}
+
+
+def apply_interrupt(engine: Engine, index: AppIndex | None, meta: dict[str, str], spec: StepSpec,
+                    options: dict[str, Any], *, extra: int = 0) -> None:
+    """Add the interrupt of the job ``meta`` describes to ``spec`` (semaphore -1e9, error, notify)."""
+    from .legs import completion_message
+
+    jid, gid = meta["jid"], meta["gid"]
+    spec.sem += INTERRUPTED + extra
+    if options.get("throw") is not False:
+        code = int(options.get("code") or 410)
+        spec.hset[JobFields.meta("err")] = dumps({
+            "code": code, "message": options.get("reason") or f"job [{jid}] interrupted",
+            "stack": options.get("stack") or "", "job_id": jid})
+    expire = options.get("expire")
+    spec.expire = int(expire) if isinstance(expire, int | float) and expire > 0 else engine.settings.expire_seconds
+    publishes = None
+    if index is not None:
+        try:
+            publishes = index.app.graph_of(meta.get("tpc", "")).publishes
+        except KeyError:
+            publishes = None
+    spec.notify = completion_message(engine, jid, gid, meta, publishes)
+    spec.event = engine.event(jid, meta.get("aid") or "", ",0", "job", "interrupted", 410)
+
+
+async def interrupt_job(engine: Engine, jid: str, options: dict[str, Any], *, suppress: bool = False,
+                        ack: tuple[str, str, str] | None = None) -> bool:
+    """Interrupt a running job; with ``descend`` its awaited children too. True when it was running."""
+    values = await engine.store.read_fields(jid, [JobFields.SEMAPHORE, *META_FIELDS])
+    if values[0] is None:
+        if ack:
+            await engine.store.ack(*ack)
+        if suppress:
+            return False
+        raise JobNotFoundError(f"Job {jid} not found", job_id=jid)
+    meta = {name[2:]: v for name, v in zip(META_FIELDS, values[1:], strict=True) if v is not None}
+    index = await engine.app(meta["vrs"]) if meta.get("vrs") else None
+    spec = StepSpec(engine.keys.job(jid), gid=meta.get("gid"), active=0, ack=ack)
+    apply_interrupt(engine, index, meta, spec, options)
+    result = await engine.store.step(spec)
+    running = result.status == "ok"
+    if not running and not suppress:
+        raise JobCompletedError(f"Job {jid} already completed", job_id=jid)
+    if truthy(options.get("descend")):
+        for child in await engine.store.client.lrange(engine.keys.dependents(jid), 0, -1):
+            await interrupt_job(engine, child, {**options, "throw": options.get("throw")}, suppress=True)
+    return running
+
+
+def parse_options(data: Any) -> dict[str, Any]:
+    return data if isinstance(data, dict) else json.loads(data or "{}")

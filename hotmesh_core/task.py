@@ -1,0 +1,100 @@
+"""The time-hook scout (spec 5.9, fixing Q8): one engine at a time moves due timers into the stream.
+
+The role is a short lease (``SET NX PX``) that its holder renews every third of its length and
+releases on stop, so a dead holder delays timers by one lease, not a minute. Due times and the
+"is it due" check both use the Redis server clock inside ``scripts/timers.lua``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from importlib import resources
+from typing import TYPE_CHECKING
+
+from .types import RedisClient
+
+if TYPE_CHECKING:
+    from .hotmesh import HotMesh
+
+log = logging.getLogger("hotmesh.scout")
+
+TIMERS_SCRIPT = resources.files("hotmesh_core").joinpath("scripts/timers.lua").read_text()
+RENEW = """if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0"""
+RELEASE = """if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0"""
+BATCH = 200
+
+
+class TimeScout:
+    def __init__(self, hm: HotMesh) -> None:
+        self.hm = hm
+        self.client: RedisClient = hm.client
+        self.lease_key = hm.keys.lease("time")
+        self.lease_ms = int(hm.settings.scout_lease_seconds * 1000)
+        self.fidelity = hm.settings.fidelity_seconds
+        self._move = self.client.register_script(TIMERS_SCRIPT)
+        self._renew = self.client.register_script(RENEW)
+        self._release = self.client.register_script(RELEASE)
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self.holding = False
+        self.fired = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="time scout")
+
+    def nudge(self) -> None:
+        """A timer was just registered: look again now (it may be sooner than the next poll)."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self.holding:
+            with contextlib.suppress(Exception):
+                await self._release(keys=[self.lease_key], args=[self.hm.guid])
+            self.holding = False
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        renew_at = 0.0
+        while True:
+            try:
+                now = loop.time()
+                if not self.holding:
+                    self.holding = bool(await self.client.set(self.lease_key, self.hm.guid, nx=True,
+                                                              px=self.lease_ms))
+                    renew_at = now + self.lease_ms / 3000
+                    if not self.holding:
+                        await self._sleep(self.lease_ms / 2000 * (0.5 + random.random()))
+                        continue
+                elif now >= renew_at:
+                    self.holding = bool(await self._renew(keys=[self.lease_key],
+                                                          args=[self.hm.guid, self.lease_ms]))
+                    renew_at = now + self.lease_ms / 3000
+                    if not self.holding:
+                        continue
+                moved, next_ms = await self._move(keys=[self.hm.keys.timers(), self.hm.keys.engine_stream()],
+                                                  args=[BATCH])
+                self.fired += int(moved)
+                if int(moved) >= BATCH:
+                    continue
+                wait = self.fidelity if int(next_ms) < 0 else min(self.fidelity, int(next_ms) / 1000)
+                await self._sleep(min(wait, max(0.0, renew_at - loop.time())) + 0.001)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # redis away: back off, keep trying
+                log.warning("time scout: %s", exc)
+                self.holding = False
+                await asyncio.sleep(0.5 + random.random())
+
+    async def _sleep(self, seconds: float) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
