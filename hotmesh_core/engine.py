@@ -20,6 +20,7 @@ from .activities import control, legs, trigger
 from .compiler.model import CompiledApp
 from .context import AppIndex
 from .errors import AppNotFoundError, HotMeshError, VersionNotFoundError
+from .faults import crash_point
 from .keys import ENGINE_GROUP, JobFields
 from .serializer import decode, unflatten
 from .util import now_ms
@@ -112,6 +113,7 @@ class Engine:
             return
         output = job_output(raw)
         job_meta = output["metadata"]
+        crash_point("complete.before")
         emit = bool(message.get("emit"))
         err = job_meta.get("err")
         client = self.store.client
@@ -140,6 +142,7 @@ class Engine:
             pipe.xack(ack[0], ack[1], ack[2])
             pipe.xdel(ack[0], ack[2])
             await pipe.execute()
+        crash_point("complete.after")
 
 
 def job_output(raw: dict[str, str]) -> dict[str, Any]:

@@ -170,6 +170,7 @@ class JobFields:
 
     ``:``                 the job semaphore (HINCRBY): children still to finish; <= 0 done;
                           < -100,000,000 interrupted; -1 pending (created with ``pending``)
+    ``:done``             how many times the job completed (always 1; checked by the fault tests)
     ``m/<key>``           job metadata: jid gid tpc app vrs trc ngn key ts jc ju pj pg pd pa px src err
     ``d/<path>``          job data (``$job.data``), one field per job-map leaf, serializer-encoded
     ``a/<aid><dad>``      one activity execution: JSON ``{"output": {"data", "metadata"}, "hook": {"data"}}``

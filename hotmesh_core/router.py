@@ -11,7 +11,6 @@ it (code 999) so a poison message never loops.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -21,6 +20,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .config import Settings
+from .task import wait_event
 from .types import RedisClient
 
 log = logging.getLogger("hotmesh.router")
@@ -48,7 +48,10 @@ class Router:
         self._throttle_changed = asyncio.Event()
         self._running = False
         self._tasks: list[asyncio.Task[None]] = []
+        self.concurrency = concurrency
         self._limit = asyncio.Semaphore(concurrency)
+        self._slot_freed = asyncio.Event()
+        self._holding: set[str] = set()     # ids being handled here: the heartbeat keeps them ours
         self._active: set[asyncio.Task[None]] = set()
 
     async def ensure_group(self) -> None:
@@ -62,17 +65,18 @@ class Router:
         await self.ensure_group()
         self._running = True
         self._tasks = [asyncio.create_task(self._consume(), name=f"consume {self.stream}"),
-                       asyncio.create_task(self._reclaim(), name=f"reclaim {self.stream}")]
+                       asyncio.create_task(self._reclaim(), name=f"reclaim {self.stream}"),
+                       asyncio.create_task(self._heartbeat(), name=f"heartbeat {self.stream}")]
 
     async def stop(self, drain_seconds: float = 5.0) -> None:
         """Stop reading, let in-flight messages finish (up to ``drain_seconds``), then cancel."""
         self._running = False
         self._throttle_changed.set()
+        self._slot_freed.set()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
         if self._active:
             await asyncio.wait(self._active, timeout=drain_seconds)
         for task in list(self._active):
@@ -86,9 +90,7 @@ class Router:
         while self._running and self.throttle_ms:
             self._throttle_changed.clear()
             delay = None if self.throttle_ms < 0 or self.throttle_ms >= PAUSED else self.throttle_ms / 1000
-            try:
-                await asyncio.wait_for(self._throttle_changed.wait(), delay)
-            except TimeoutError:
+            if not await wait_event(self._throttle_changed, delay):
                 return
 
     async def _consume(self) -> None:
@@ -99,9 +101,15 @@ class Router:
                 await self._pause()
                 if not self._running:
                     return
+                # read no more than we can start now: an entry waiting here for a free slot would
+                # age towards the reclaim delay and be taken (and run twice) by another consumer
+                while self.in_flight >= self.concurrency:
+                    self._slot_freed.clear()
+                    await self._slot_freed.wait()
+                room = min(self.settings.read_count, self.concurrency - self.in_flight)
                 block = None if cursor == "0" else self.settings.block_time_ms
                 reply = await self.client.xreadgroup(self.group, self.consumer, {self.stream: cursor},
-                                                     count=self.settings.read_count, block=block)
+                                                     count=room, block=block)
                 backoff = 0.1
                 entries = reply[0][1] if reply else []
                 if cursor == "0" and not entries:
@@ -130,13 +138,14 @@ class Router:
                 await asyncio.sleep(backoff)
 
     async def _spawn(self, message_id: str, raw: str) -> None:
+        self.in_flight += 1
+        self._holding.add(message_id)
         await self._limit.acquire()
         task = asyncio.create_task(self._run(message_id, raw))
         self._active.add(task)
         task.add_done_callback(self._active.discard)
 
     async def _run(self, message_id: str, raw: str) -> None:
-        self.in_flight += 1
         try:
             await self.handler(self.stream, message_id, raw)
             self.processed += 1
@@ -147,13 +156,32 @@ class Router:
             log.exception("message %s on %s failed; it stays pending for reclaim", message_id, self.stream)
         finally:
             self.in_flight -= 1
+            self._holding.discard(message_id)
             self._limit.release()
+            self._slot_freed.set()
 
     async def _ack(self, message_id: str) -> None:
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.xack(self.stream, self.group, message_id)
             pipe.xdel(self.stream, message_id)
             await pipe.execute()
+
+    async def _heartbeat(self) -> None:
+        """Keep the entries we are still working on from looking stalled (XCLAIM JUSTID to
+        ourselves resets their idle time without counting a delivery), so a slow but live
+        consumer is not robbed and its work is not run twice."""
+        interval = max(0.1, self.settings.reclaim_delay_ms / 3000)
+        while self._running:
+            await asyncio.sleep(interval)
+            held = list(self._holding)
+            if not held:
+                continue
+            try:
+                await self.client.xclaim(self.stream, self.group, self.consumer, 0, held, justid=True)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the next beat tries again
+                log.debug("heartbeat on %s failed: %s", self.stream, exc)
 
     async def _reclaim(self) -> None:
         interval = self.settings.reclaim_interval_ms / 1000
@@ -167,25 +195,37 @@ class Router:
                 log.warning("reclaim on %s failed: %s", self.stream, exc)
 
     async def reclaim_once(self) -> int:
-        """Claim entries idle longer than the reclaim delay; fail those past the delivery cap."""
+        """XAUTOCLAIM entries idle longer than the reclaim delay; fail those past the delivery cap.
+
+        XAUTOCLAIM only claims an entry whose idle time exceeds the threshold and resets it, so two
+        consumers never both take one. Its delivery counter (read back with XPENDING) bounds retries.
+        """
         idle = self.settings.reclaim_delay_ms
-        pending = await self.client.xpending_range(self.stream, self.group, min="-", max="+",
-                                                   count=100, idle=idle)
+        cursor = "0-0"
         claimed = 0
-        for entry in pending:
-            message_id = entry["message_id"]
-            deliveries = int(entry["times_delivered"])
-            got = await self.client.xclaim(self.stream, self.group, self.consumer, idle, [message_id])
-            if not got:
-                continue          # another consumer claimed it first, or it was acked meanwhile
-            _, fields = got[0]
-            raw = (fields or {}).get("message")
-            if raw is None:
-                await self._ack(message_id)
-                continue
-            claimed += 1
-            if deliveries >= self.settings.reclaim_count + 1:
-                await self.on_exhausted(self.stream, message_id, raw, deliveries)
-            else:
-                await self._spawn(message_id, raw)
-        return claimed
+        while True:
+            reply = await self.client.xautoclaim(self.stream, self.group, self.consumer, idle,
+                                                 start_id=cursor, count=100)
+            cursor, entries = reply[0], reply[1]
+            live = [(message_id, fields) for message_id, fields in entries if fields]
+            for message_id, fields in entries:
+                if not fields:             # deleted from the stream while pending (Redis 6.2)
+                    await self._ack(message_id)
+            if live:
+                pending = await self.client.xpending_range(self.stream, self.group, min=live[0][0],
+                                                           max=live[-1][0], count=len(live) * 4,
+                                                           consumername=self.consumer)
+                deliveries = {p["message_id"]: int(p["times_delivered"]) for p in pending}
+                for message_id, fields in live:
+                    raw = fields.get("message")
+                    if raw is None:
+                        await self._ack(message_id)
+                        continue
+                    claimed += 1
+                    count = deliveries.get(message_id, 1)
+                    if count > self.settings.reclaim_count + 1:
+                        await self.on_exhausted(self.stream, message_id, raw, count)
+                    else:
+                        await self._spawn(message_id, raw)
+            if cursor in ("0-0", b"0-0"):
+                return claimed

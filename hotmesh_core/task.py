@@ -14,6 +14,7 @@ import random
 from importlib import resources
 from typing import TYPE_CHECKING
 
+from .faults import crash_point
 from .types import RedisClient
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ class TimeScout:
         self._wake = asyncio.Event()
         self.holding = False
         self.fired = 0
+        self._stopped = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="time scout")
@@ -52,10 +54,13 @@ class TimeScout:
         self._wake.set()
 
     async def stop(self) -> None:
+        # A flag as well as a cancel: a cancellation that lands inside a redis call can be turned
+        # into a retried timeout by the client and lost; the flag ends the loop regardless.
+        self._stopped = True
+        self._wake.set()
         if self._task:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            await asyncio.wait({self._task}, timeout=5)
         if self.holding:
             with contextlib.suppress(Exception):
                 await self._release(keys=[self.lease_key], args=[self.hm.guid])
@@ -64,7 +69,7 @@ class TimeScout:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         renew_at = 0.0
-        while True:
+        while not self._stopped:
             try:
                 now = loop.time()
                 if not self.holding:
@@ -83,6 +88,8 @@ class TimeScout:
                 moved, next_ms = await self._move(keys=[self.hm.keys.timers(), self.hm.keys.engine_stream()],
                                                   args=[BATCH])
                 self.fired += int(moved)
+                if int(moved):
+                    crash_point("scout.after_move")
                 if int(moved) >= BATCH:
                     continue
                 wait = self.fidelity if int(next_ms) < 0 else min(self.fidelity, int(next_ms) / 1000)
@@ -96,5 +103,15 @@ class TimeScout:
 
     async def _sleep(self, seconds: float) -> None:
         self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+        await wait_event(self._wake, seconds)
+
+
+async def wait_event(event: asyncio.Event, seconds: float | None) -> bool:
+    """Wait for ``event`` up to ``seconds``; True if it was set. (Not ``asyncio.wait_for``: on
+    Python 3.11 a cancellation arriving as it times out can be lost, and stop() would hang.)"""
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        done, _ = await asyncio.wait({waiter}, timeout=seconds)
+        return bool(done)
+    finally:
+        waiter.cancel()

@@ -10,6 +10,7 @@ caller that waits for the job.
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from datetime import UTC, datetime
@@ -22,8 +23,13 @@ def guid(size: int = 22) -> str:
     return "H" + "".join(_ALPHABET[b & 63] for b in secrets.token_bytes(size))
 
 
+#: Test hook: shift this process's clock (``HOTMESH_CLOCK_OFFSET_MS``) to prove that nothing that
+#: decides *when* (timers, leases) reads it. Only timestamps shown to people use it.
+CLOCK_OFFSET_MS = int(os.environ.get("HOTMESH_CLOCK_OFFSET_MS") or 0)
+
+
 def now_ms() -> int:
-    return time.time_ns() // 1_000_000
+    return time.time_ns() // 1_000_000 + CLOCK_OFFSET_MS
 
 
 def timestamp(ms: int | None = None) -> str:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import messages as msgs
 from .errors import HotMeshError, PayloadTooLargeError
+from .faults import crash_point
 from .keys import WORKER_GROUP, check_id
 from .serializer import dumps
 from .util import guid
@@ -102,11 +103,13 @@ class WorkerRunner:
         self.counts[code] = self.counts.get(code, 0) + 1
         reply_meta = {**meta, "guid": guid()}
         reply = msgs.build(reply_meta, type=msgs.RESPONSE, data=out, status=status, code=code)
+        crash_point("worker.before_reply")
         async with client.pipeline(transaction=True) as pipe:
             pipe.xadd(self.hm.keys.engine_stream(meta.get("jid")), {"message": reply})
             pipe.xack(stream, WORKER_GROUP, message_id)
             pipe.xdel(stream, message_id)
             await pipe.execute()
+        crash_point("worker.after_reply")
 
     async def _call(self, message: WorkerMessage) -> tuple[str, int, Any]:
         try:

@@ -21,6 +21,7 @@ from .. import messages as msgs
 from ..compiler.model import Activity
 from ..context import SEEDED, AppIndex, StepState, fields_to_read, restore
 from ..errors import HotMeshError, PipeError
+from ..faults import crash_point
 from ..keys import WORKER_GROUP, JobFields
 from ..mapper import children_for, job_map_fields, truthy
 from ..pipe import UNDEFINED, map_rules, resolve
@@ -103,6 +104,10 @@ def _finish_spec(engine: Engine, index: AppIndex, activity: Activity, state: Ste
     if activity.emit is not None and truthy(resolve(activity.emit, ctx)):
         spec.emit_message = completion_message(engine, jid, gid, state.meta, graph.publishes,
                                                emit=True, force=True)
+    if activity.persist is not None and truthy(resolve(activity.persist, ctx)):
+        # completion tasks (outcome published, expiry scheduled) while the job stays open
+        spec.emit_message = completion_message(engine, jid, gid, state.meta, graph.publishes, force=True)
+        spec.expire = spec.done_expire if spec.done_expire and spec.done_expire > 0 else None
 
 
 def _activity_meta(activity: Activity, dad: str, state: StepState, **extra: Any) -> dict[str, Any]:
@@ -154,7 +159,9 @@ async def leg1(engine: Engine, message: dict[str, Any], ack: tuple[str, str, str
         except (PipeError, HotMeshError) as exc:
             spec = new_leg1_spec(engine, activity, jid, gid, dad, ack)
             _fail_in_leg1(engine, index, activity, state, spec, dad, exc)
+        crash_point("leg1.before_step")
         result = await engine.store.step(spec)
+        crash_point("leg1.after_step")
         if spec.timer is not None and engine.hm.scout is not None:
             engine.hm.scout.nudge()
         if result.status == "threshold":
@@ -266,7 +273,9 @@ async def leg2(engine: Engine, message: dict[str, Any], ack: tuple[str, str, str
             return
         assert ledger is not None
         spec = _leg2_spec(engine, index, activity, state, message, dad, ledger, ack)
+        crash_point("leg2.before_step")
         result = await engine.store.step(spec)
+        crash_point("leg2.after_step")
         if result.status != "conflict":
             return
     raise HotMeshError(f"leg 2 of {aid} kept conflicting", 503)

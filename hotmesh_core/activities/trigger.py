@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .. import messages as msgs
 from ..context import TRIGGER_LEDGER, AppIndex
 from ..errors import DuplicateJobError, HotMeshError, TopicNotFoundError, ValidationError
+from ..faults import crash_point
 from ..keys import JobFields, check_id
 from ..mapper import children_for, job_map_fields, truthy
 from ..pipe import UNDEFINED, resolve
@@ -122,6 +123,7 @@ async def prepare(engine: Engine, topic: str, data: dict[str, Any], *, index: Ap
 
 async def commit(engine: Engine, job: PreparedJob) -> None:
     result = await engine.store.step(job.spec)
+    crash_point("trigger.after_step")
     if result.status == "exists":
         if job.message_guid and result.detail == job.message_guid:
             if job.spec.ack:

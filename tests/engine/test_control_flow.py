@@ -288,3 +288,48 @@ async def test_s14_success_202_closes_but_keeps_key(mesh, sync_redis) -> None:
     await assert_eventually(lambda: sync_redis.xlen(hm.keys.engine_stream()) == 0)
     assert sync_redis.hgetall(key) == before                              # dropped: leg 2 closed
     assert json.loads(json.dumps(before))  # plain JSON strings
+
+
+CODE_MAPS = """
+app:
+  id: {APP}
+  version: '1'
+  graphs:
+    - subscribes: code.maps
+      publishes: code.mapped
+      expire: 60
+      activities:
+        t1: { type: trigger, stats: { id: '{$self.input.data.id}' } }
+        a1:
+          type: worker
+          topic: code.work
+          input: { maps: { fail: '{t1.output.data.fail}' } }
+          job:
+            maps: { seen: true }
+            '422': { maps: { reason: '{$self.output.metadata.err}' } }
+            '200': { maps: { value: '{$self.output.data.value}' } }
+        h1: { type: hook, persist: true, job: { maps: { persisted: true } } }
+        h2: { type: hook, sleep: 30 }
+      transitions:
+        t1: [ { to: a1 } ]
+        a1: [ { to: h1 } ]
+        h1: [ { to: h2 } ]
+"""
+
+
+async def test_code_specific_job_maps_and_persist(mesh, sync_redis) -> None:
+    """Q5 fixed: ``job.<code>.maps`` apply for that code only. ``persist`` publishes the outcome
+    and schedules expiry while the job stays open (h2 still sleeps)."""
+    async def work(message: WorkerMessage) -> Any:
+        if message.data.get("fail"):
+            return WorkerResponse({"message": "no"}, status="error", code=422)
+        return {"value": 7}
+
+    hm = await mesh(CODE_MAPS, workers={"code.work": work})
+    good = await hm.pubsub("code.maps", {"id": "cm1"})
+    assert good["data"] == {"seen": True, "value": 7, "persisted": True}
+    assert good["metadata"]["js"] == 1                    # still open: h2 sleeps
+    assert 0 < sync_redis.ttl(hm.keys.job("cm1")) <= 60
+    bad = await hm.pubsub("code.maps", {"id": "cm2", "fail": True})
+    assert bad["data"]["seen"] is True and "value" not in bad["data"]
+    assert json.loads(bad["data"]["reason"]) == {"message": "no", "code": 422}
