@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +20,6 @@ from hotmesh_core import HotMesh, RedisServer
 from ..conftest import test_settings
 from ..helpers import assert_eventually
 from .harness import EXPECTED, FAULT_APP, Fleet, all_done, check
-
-CHAOS = os.environ.get("HOTMESH_CHAOS") == "1"
 
 
 def worker_pending(client: redis.Redis, app: str) -> int:
@@ -198,3 +195,26 @@ async def test_clock_ahead_never_fires_timers_early(mesh, fleet, sync_redis, app
     assert early == 0
 
 
+
+
+@pytest.mark.chaos
+async def test_chaos_random_kills_under_load(mesh, fleet, sync_redis, app_id) -> None:
+    """The long version (``make chaos``): 2,000 jobs while an engine or a worker is SIGKILLed at
+    random every few seconds (two engines and two workers, each replaced a second later)."""
+    import random
+
+    hm = await mesh(FAULT_APP, engine=False)
+    engines = [fleet.start("engine"), fleet.start("engine")]
+    workers = [fleet.start("worker", work="0.05,0.3"), fleet.start("worker", work="0.05,0.3")]
+    jids = await publish(hm, 2000, "z", sleep=1)
+    for _ in range(5):
+        await asyncio.sleep(random.uniform(1.0, 3.0))
+        pool = random.choice([engines, workers])
+        victim = pool.pop(random.randrange(len(pool)))
+        fleet.kill(victim)
+        await asyncio.sleep(1)
+        pool.append(fleet.start("engine" if pool is engines else "worker", work="0.05,0.3"))
+    await assert_eventually(lambda: all_done(sync_redis, app_id, jids), timeout=300, interval=1)
+    report = check(sync_redis, app_id, jids, fleet.oracle, EXPECTED)
+    print(f"\nchaos: {report}")
+    assert not report.lost and not report.dup_engine and not report.wrong_data
