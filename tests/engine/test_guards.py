@@ -158,3 +158,43 @@ async def test_payload_cap_rejects_before_writing(mesh, sync_redis) -> None:
         await hm.pub("ser.test", {"id": "big", "b": "x" * 2000})
     assert app_keys() == keys_before
     assert sync_redis.exists(hm.keys.job("big")) == 0
+
+
+async def test_unexpected_engine_error_is_redelivered_not_a_500(mesh, sync_redis, monkeypatch) -> None:
+    """Q10 fixed: a step that raises leaves its message pending; reclaim delivers it again and the
+    job completes normally (no silent 500 for the activity)."""
+    from hotmesh_core.activities import legs
+
+    original = legs._leg2_spec
+    failures: list[str] = []
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        if not failures:
+            failures.append("boom")
+            raise RuntimeError("transient engine fault")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(legs, "_leg2_spec", flaky)
+    hm = await mesh(FLOW, workers={"g.work": lambda m: {"y": 2, "n": 1}}, reclaim_delay_ms=300,
+                    reclaim_interval_ms=100)
+    job = await hm.pubsub("g.test", {"id": "boom1", "x": 1}, timeout=10)
+    assert failures == ["boom"]
+    assert job["data"] == {"y": 2, "n": 1, "done": True}
+    assert "err" not in job["metadata"]
+    assert sync_redis.hget(hm.keys.job("boom1"), ":done") == "1"
+
+
+async def test_late_response_after_reclaim_is_dropped(mesh, sync_redis) -> None:
+    """A worker that stalled past the reclaim delay answers after another worker already did:
+    the engine keeps the first answer; the job's data does not change."""
+    hm = await mesh(FLOW, workers={"g.work": lambda m: {"y": "first", "n": 1}})
+    job = await hm.pubsub("g.test", {"id": "late1", "x": 1})
+    key = hm.keys.job("late1")
+    before = snapshot(sync_redis, key)
+    meta = json.loads(sync_redis.hget(key, "a/a1,0,0"))["output"]["metadata"]
+    assert meta["aid"] == "a1"
+    zombie = {"metadata": {"guid": "Hzombie", "jid": "late1", "gid": job["metadata"]["gid"], "dad": ",0,0",
+                           "aid": "a1", "topic": "g.work"}, "type": "response", "data": {"y": "zombie", "n": 9}}
+    sync_redis.xadd(hm.keys.engine_stream(), {"message": json.dumps(zombie)})
+    await assert_eventually(lambda: sync_redis.xlen(hm.keys.engine_stream()) == 0)
+    assert snapshot(sync_redis, key) == before
