@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hotmesh.engine")
 
+#: An engine that missed the activation broadcast still switches within this many seconds.
+VERSION_RECHECK_SECONDS = 5.0
+
 
 class Engine:
     def __init__(self, hm: HotMesh) -> None:
@@ -40,6 +43,8 @@ class Engine:
         self.guid = hm.guid
         self._apps: dict[str, AppIndex] = {}
         self._active: str | None = None
+        self._until: str | None = None
+        self._checked = 0.0
         self.counts: dict[str, int] = {}
         self.watch_until = 0.0
 
@@ -67,15 +72,25 @@ class Engine:
         return index
 
     async def active_app(self) -> AppIndex:
-        if self._active is None:
-            self._active = await self.store.active_version()
-            if self._active is None:
+        """The active version's app. Cached; re-read on every call while an activation is under way
+        (``nocache`` mode, until the new version shows) and every few seconds otherwise."""
+        now = time.monotonic()
+        if self._active is None or self._until is not None or now > self._checked + VERSION_RECHECK_SECONDS:
+            version = await self.store.active_version()
+            if version is None:
                 raise AppNotFoundError(
                     f"app '{self.keys.app}' has no active version: deploy and activate one first")
+            if self._until is not None and version == self._until:
+                self._until = None            # the switch-over happened: back to cached mode
+            self._active, self._checked = version, now
         return await self.app(self._active)
 
+    def check_version_until(self, version: str) -> None:
+        """Enter nocache mode (the quorum's fifth message) until ``version`` is active."""
+        self._until = version
+
     def forget_active(self) -> None:
-        """Re-read the active version on the next message (a new version was activated)."""
+        """Re-read the active version on the next message."""
         self._active = None
 
     # -- the stream handler --------------------------------------------------------------------

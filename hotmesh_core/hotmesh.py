@@ -12,6 +12,7 @@ import json
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import messages as msgs
 from .activities import trigger
+from .compiler.model import CompiledApp
 from .config import Settings
 from .engine import Engine, job_output
 from .errors import (
-    HotMeshError,
     JobError,
     JobNotFoundError,
     JobTimeoutError,
@@ -36,6 +37,7 @@ from .errors import (
     ValidationError,
 )
 from .keys import ENGINE_GROUP, WORKER_GROUP, JobFields, Keys, check_id
+from .quorum import Quorum
 from .redis_server import embedded_url
 from .router import Router
 from .store import Store
@@ -47,6 +49,16 @@ from .worker import Worker, WorkerRunner
 log = logging.getLogger("hotmesh")
 
 SubCallback = Callable[[str, dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What ``review`` found: the compiled app, warnings, and breaking changes against ``active``."""
+
+    app: CompiledApp
+    warnings: list[str]
+    breaking: list[str]
+    active: str | None
 
 
 def connect(url: str | None) -> RedisClient:
@@ -78,6 +90,7 @@ class HotMesh:
         self._listener: asyncio.Task[None] | None = None
         self._callbacks: set[asyncio.Task[Any]] = set()
         self.scout: TimeScout | None = None
+        self.quorum = Quorum(self)
 
     # -- lifecycle -----------------------------------------------------------------------------
     @classmethod
@@ -100,7 +113,15 @@ class HotMesh:
             hm.workers.append(runner)
             hm.routers.append(Router(hm.client, runner.stream, WORKER_GROUP, hm.guid, runner.handle,
                                      settings, hm._worker_exhausted(runner), concurrency=worker.concurrency))
+        throttles = await hm.client.hgetall(hm.keys.throttles())
         for router in hm.routers:
+            if router.group == WORKER_GROUP:
+                topic = router.stream[len(hm.keys.worker_stream("")):]
+                initial = throttles.get(topic, throttles.get(":"))
+            else:
+                initial = throttles.get(":")
+            if initial:
+                router.set_throttle(int(initial))
             await router.start()
         if engine:
             hm.scout = TimeScout(hm)
@@ -163,15 +184,44 @@ class HotMesh:
                 await self.client.xgroup_create(stream, group, id="0", mkstream=True)
         return app.version
 
-    async def activate(self, version: str) -> bool:
-        if await self.store.compiled(str(version)) is None:
-            raise HotMeshError(f"version '{version}' of app '{self.app_id}' was never deployed", 404)
-        await self.store.set_active(str(version))
-        await self.client.publish(self.keys.quorum_channel(), msgs.build(
-            {"originator": self.guid}, type="activate", cache_mode="nocache", until_version=str(version)))
-        if self.engine:
-            self.engine.forget_active()
-        return True
+    async def activate(self, version: str, *, delay_ms: int | None = None) -> bool:
+        """Make ``version`` the active one through the quorum protocol (see ``quorum.py``).
+
+        Raises ``QuorumError`` when the engines do not agree; the previous version stays active.
+        """
+        return await self.quorum.activate(str(version), delay_ms)
+
+    async def roll_call(self, delay: float = 0.25) -> list[dict[str, Any]]:
+        """A profile of every engine and worker of the app that answers within ``delay`` seconds."""
+        return await self.quorum.roll_call(delay)
+
+    async def throttle(self, ms: int, *, topic: str | None = None, guid: str | None = None) -> int:
+        """Sleep ``ms`` before each read (``-1`` pauses, ``0`` resumes): every consumer of the app,
+        one worker ``topic``, or one instance ``guid``. Persists (except per guid) so processes
+        that start later obey it. Returns how many members applied it."""
+        if topic is not None:
+            check_id("topic", topic)
+        return await self.quorum.throttle(int(ms), topic=topic, guid=guid)
+
+    async def review(self, source: str | Path) -> Plan:
+        """Validate ``source`` and compare it with the active version: warnings, and the breaking
+        changes (removed activities, transitions, hooks) that would strand running jobs."""
+        from .compiler import diff_breaking, load_manifest
+        from .compiler import plan as compiler_plan
+
+        result = compiler_plan(load_manifest(source))
+        app = result.app
+        if app.id != self.app_id:
+            raise ManifestError(f"manifest app.id '{app.id}' does not match this app '{self.app_id}'")
+        breaking: list[str] = []
+        active = await self.store.active_version()
+        if active is not None:
+            raw = await self.store.compiled(active)
+            if raw is not None:
+                from .compiler.model import CompiledApp
+
+                breaking = diff_breaking(CompiledApp.from_json(raw), app)
+        return Plan(app, list(result.warnings), breaking, active)
 
     # -- jobs ----------------------------------------------------------------------------------
     def _require_engine(self) -> Engine:
@@ -387,11 +437,12 @@ class HotMesh:
                 future.set_result(body["job"])
 
     async def _on_quorum(self, message: dict[str, Any]) -> None:
-        body = json.loads(message["data"])
-        if body.get("type") == "activate" and self.engine:
-            self.engine.forget_active()
-        elif body.get("type") == "watch" and self.engine:
-            self.engine.watch(float(body.get("seconds", 30)))
+        try:
+            body = json.loads(message["data"])
+        except ValueError:
+            return
+        if isinstance(body, dict):
+            await self.quorum.on_message(body)
 
     async def watch(self, seconds: float = 30.0) -> None:
         """Ask every engine of the app to publish live activity events for ``seconds``.

@@ -115,6 +115,11 @@ class Router:
                 if cursor == "0" and not entries:
                     cursor = ">"
                     continue
+                if entries and self.throttle_ms:
+                    # throttled or paused while the read was blocked: hold what arrived (the
+                    # heartbeat keeps it ours) until the throttle lets us go on
+                    self._holding.update(message_id for message_id, _ in entries)
+                    await self._pause()
                 for message_id, fields in entries:
                     raw = (fields or {}).get("message")
                     if raw is None:           # deleted while pending: nothing left to do

@@ -48,7 +48,7 @@ def app_id(request: pytest.FixtureRequest) -> str:
 
 def test_settings(**overrides: Any) -> Settings:
     base = dict(block_time_ms=500, reclaim_delay_ms=1500, reclaim_interval_ms=300, fidelity_seconds=1,
-                expire_seconds=60, pubsub_timeout=10.0)
+                expire_seconds=60, pubsub_timeout=10.0, quorum_delay_ms=30)
     base.update(overrides)
     return Settings(**base)  # type: ignore[arg-type]
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,13 +31,6 @@ def worker_pending(client: redis.Redis, app: str) -> int:
 
 async def publish(hm: HotMesh, count: int, prefix: str, **data: Any) -> list[str]:
     return [await hm.pub("fault.test", {"id": f"{prefix}{i}", **data}) for i in range(count)]
-
-
-@pytest.fixture
-def fleet(redis_url: str, app_id: str, tmp_path: Path):
-    fleet = Fleet(redis_url, app_id, tmp_path)
-    yield fleet
-    fleet.stop_all()
 
 
 async def test_kill_worker_mid_activity(mesh, fleet, sync_redis, app_id) -> None:
