@@ -46,6 +46,8 @@ class Settings:
     shards: int = 1
     #: quorum ping round delay (ms)
     quorum_delay_ms: int = 250
+    #: size of the shared command pool (blocking reads have their own connections)
+    max_connections: int = field(default_factory=lambda: _env_int("HMSH_MAX_CONNECTIONS", 64))
 
     def __post_init__(self) -> None:
         if self.reclaim_interval_ms <= 0:

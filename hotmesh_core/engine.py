@@ -76,6 +76,7 @@ class Engine:
         (``nocache`` mode, until the new version shows) and every few seconds otherwise."""
         now = time.monotonic()
         if self._active is None or self._until is not None or now > self._checked + VERSION_RECHECK_SECONDS:
+            self._checked = now               # one re-read, not one per concurrent caller
             version = await self.store.active_version()
             if version is None:
                 raise AppNotFoundError(
@@ -154,6 +155,9 @@ class Engine:
             if graph.publishes:
                 pipe.publish(self.keys.quorum_channel(f"{graph.publishes}.{jid}"),
                              msgs.build({"jid": jid}, type="job", topic=graph.publishes, job=output))
+            expire = message.get("expire")
+            if isinstance(expire, int) and expire > 0:
+                pipe.expire(self.keys.job(jid), expire)
             pipe.xack(ack[0], ack[1], ack[2])
             pipe.xdel(ack[0], ack[2])
             await pipe.execute()

@@ -10,15 +10,11 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -27,6 +23,7 @@ from . import messages as msgs
 from .activities import trigger
 from .compiler.model import CompiledApp
 from .config import Settings
+from .connection import command_client, reader_client, resolve_url
 from .engine import Engine, job_output
 from .errors import (
     JobError,
@@ -38,7 +35,6 @@ from .errors import (
 )
 from .keys import ENGINE_GROUP, WORKER_GROUP, JobFields, Keys, check_id
 from .quorum import Quorum
-from .redis_server import embedded_url
 from .router import Router
 from .store import Store
 from .task import TimeScout
@@ -61,13 +57,9 @@ class Plan:
     active: str | None
 
 
-def connect(url: str | None) -> RedisClient:
-    """A redis.asyncio client with reconnect backoff; ``None`` starts the embedded Redis."""
-    url = url or os.environ.get("REDIS_URL") or embedded_url()
-    retry = Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=20)
-    client: RedisClient = Redis.from_url(url, decode_responses=True, retry=retry, health_check_interval=30,
-                          retry_on_error=[RedisConnectionError, RedisTimeoutError, OSError])
-    return client
+def connect(url: str | None, max_connections: int = 64) -> RedisClient:
+    """A redis.asyncio command client with reconnect backoff; ``None`` starts the embedded Redis."""
+    return command_client(resolve_url(url), max_connections)
 
 
 class HotMesh:
@@ -78,6 +70,7 @@ class HotMesh:
         self.client = client
         self.settings = settings
         self.guid = guid or new_guid()
+        self.url = ""
         self.keys = Keys(app_id, settings.namespace, settings.shards)
         self.store = Store(client, self.keys)
         self.engine: Engine | None = None
@@ -98,7 +91,9 @@ class HotMesh:
                    workers: Iterable[Worker] = (), settings: Settings | None = None,
                    guid: str | None = None, **options: Any) -> HotMesh:
         settings = (settings or Settings()).with_options(**options)
-        hm = cls(app_id, connect(redis_url), settings, guid)
+        url = resolve_url(redis_url)
+        hm = cls(app_id, command_client(url, settings.max_connections), settings, guid)
+        hm.url = url
         await hm.client.ping()
         await hm._pubsub.subscribe(**{hm.keys.quorum_channel(hm.guid): hm._on_own,
                                       hm.keys.quorum_channel(): hm._on_quorum})
@@ -106,12 +101,14 @@ class HotMesh:
         if engine:
             hm.engine = Engine(hm)
             for stream in hm.keys.engine_streams():
-                hm.routers.append(Router(hm.client, stream, ENGINE_GROUP, hm.guid, hm._engine_handle,
+                hm.routers.append(Router(hm.client, reader_client(url), stream, ENGINE_GROUP, hm.guid,
+                                         hm._engine_handle,
                                          settings, hm._engine_exhausted))
         for worker in workers:
             runner = WorkerRunner(hm, worker)
             hm.workers.append(runner)
-            hm.routers.append(Router(hm.client, runner.stream, WORKER_GROUP, hm.guid, runner.handle,
+            hm.routers.append(Router(hm.client, reader_client(url), runner.stream, WORKER_GROUP, hm.guid,
+                                     runner.handle,
                                      settings, hm._worker_exhausted(runner), concurrency=worker.concurrency))
         throttles = await hm.client.hgetall(hm.keys.throttles())
         for router in hm.routers:

@@ -11,6 +11,7 @@ it (code 999) so a poison message never loops.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -32,9 +33,11 @@ PAUSED = 2_147_483_647
 
 
 class Router:
-    def __init__(self, client: RedisClient, stream: str, group: str, consumer: str, handler: Handler,
+    def __init__(self, client: RedisClient, reader: RedisClient, stream: str, group: str, consumer: str,
+                 handler: Handler,
                  settings: Settings, on_exhausted: Exhausted, *, concurrency: int = 32) -> None:
         self.client = client
+        self.reader = reader          # a dedicated connection: blocking reads never starve the steps
         self.stream = stream
         self.group = group
         self.consumer = consumer
@@ -81,6 +84,8 @@ class Router:
             await asyncio.wait(self._active, timeout=drain_seconds)
         for task in list(self._active):
             task.cancel()
+        with contextlib.suppress(Exception):
+            await self.reader.aclose()
 
     def set_throttle(self, ms: int) -> None:
         self.throttle_ms = ms
@@ -108,7 +113,7 @@ class Router:
                     await self._slot_freed.wait()
                 room = min(self.settings.read_count, self.concurrency - self.in_flight)
                 block = None if cursor == "0" else self.settings.block_time_ms
-                reply = await self.client.xreadgroup(self.group, self.consumer, {self.stream: cursor},
+                reply = await self.reader.xreadgroup(self.group, self.consumer, {self.stream: cursor},
                                                      count=room, block=block)
                 backoff = 0.1
                 entries = reply[0][1] if reply else []

@@ -149,14 +149,16 @@ def apply_interrupt(engine: Engine, index: AppIndex | None, meta: dict[str, str]
             "code": code, "message": options.get("reason") or f"job [{jid}] interrupted",
             "stack": options.get("stack") or "", "job_id": jid})
     expire = options.get("expire")
-    spec.expire = int(expire) if isinstance(expire, int | float) and expire > 0 else engine.settings.expire_seconds
+    seconds = int(expire) if isinstance(expire, int | float) and expire > 0 else engine.settings.expire_seconds
     publishes = None
     if index is not None:
         try:
             publishes = index.app.graph_of(meta.get("tpc", "")).publishes
         except KeyError:
             publishes = None
-    spec.notify = completion_message(engine, jid, gid, meta, publishes)
+    spec.notify = completion_message(engine, jid, gid, meta, publishes, expire=seconds)
+    if spec.notify is None:
+        spec.expire = seconds                 # nobody to tell: expire now
     spec.event = engine.event(jid, meta.get("aid") or "", ",0", "job", "interrupted", 410)
 
 

@@ -84,12 +84,18 @@ def expire_seconds(engine: Engine, activity: Activity, graph_expire: Any, ctx: d
 
 
 def completion_message(engine: Engine, jid: str, gid: str, meta: dict[str, str], publishes: str | None,
-                       *, emit: bool = False, force: bool = False) -> tuple[str, str] | None:
-    """The ``complete`` message, when anyone is to be told (parent, pubsub caller, subscribers)."""
+                       *, emit: bool = False, force: bool = False, expire: int | None = None,
+                       ) -> tuple[str, str] | None:
+    """The ``complete`` message, when anyone is to be told (parent, pubsub caller, subscribers).
+
+    It carries the job's expiry: the completion step sets it once it has read and told, so a
+    short expiry never removes the job before its outcome is delivered."""
     awaited = bool(meta.get("pj")) and meta.get("px") != "true"
     if not (force or awaited or meta.get("ngn") or publishes):
         return None
     extra: dict[str, Any] = {"emit": True} if emit else {}
+    if expire is not None and not emit:
+        extra["expire"] = expire
     message = msgs.build(msgs.metadata(jid, gid, ",0", meta.get("tpc", "")), type=msgs.COMPLETE, **extra)
     return engine.keys.engine_stream(jid), message
 
@@ -100,7 +106,8 @@ def _finish_spec(engine: Engine, index: AppIndex, activity: Activity, state: Ste
     jid, gid = state.meta["jid"], state.meta["gid"]
     spec.finishing = True
     spec.done_expire = expire_seconds(engine, activity, graph.expire, ctx)
-    spec.done_message = completion_message(engine, jid, gid, state.meta, graph.publishes)
+    spec.done_message = completion_message(engine, jid, gid, state.meta, graph.publishes,
+                                           expire=spec.done_expire)
     if activity.emit is not None and truthy(resolve(activity.emit, ctx)):
         spec.emit_message = completion_message(engine, jid, gid, state.meta, graph.publishes,
                                                emit=True, force=True)

@@ -113,7 +113,8 @@ async def prepare(engine: Engine, topic: str, data: dict[str, Any], *, index: Ap
     else:
         spec.finishing = True
         spec.done_expire = expire_seconds(engine, activity, graph.expire, ctx)
-        spec.done_message = completion_message(engine, jid, gid, meta, graph.publishes)
+        spec.done_message = completion_message(engine, jid, gid, meta, graph.publishes,
+                                               expire=spec.done_expire)
         if activity.emit is not None and truthy(resolve(activity.emit, ctx)):
             spec.emit_message = completion_message(engine, jid, gid, meta, graph.publishes, emit=True,
                                                    force=True)

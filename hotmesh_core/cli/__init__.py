@@ -22,7 +22,7 @@ from .runtime import HotMeshGroup, Options
 __all__ = ["cli", "main"]
 
 
-@click.group(cls=HotMeshGroup, context_settings={"help_option_names": ["-h", "--help"],
+@click.group("hotmesh", cls=HotMeshGroup, context_settings={"help_option_names": ["-h", "--help"],
                                                  "max_content_width": 100})
 @click.option("--redis-url", envvar="REDIS_URL", metavar="URL",
               help="redis://host:port/db, rediss://... or unix:///path.sock  [env: REDIS_URL]")

@@ -60,7 +60,8 @@ def _throttle_value(ctx: click.Context, param: click.Parameter, value: str) -> i
     return ms
 
 
-@click.command(short_help="Slow down, pause or resume consumers.")
+@click.command(short_help="Slow down, pause or resume consumers.",
+               context_settings={"ignore_unknown_options": True})   # `throttle -1` is a value
 @click.argument("value", metavar="MS|pause|resume", callback=_throttle_value)
 @click.option("--topic", help="only the workers of this topic")
 @click.option("--guid", help="only this instance (not persisted)")

@@ -11,7 +11,7 @@ import click
 
 from ..hotmesh import HotMesh
 from .output import InputError, emit_json
-from .runtime import Options, pass_options, run_client
+from .runtime import Options, accepts_json, pass_options, run_client
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,6 +50,7 @@ def read_data(data_text: str | None, data_file: IO[str] | None) -> dict[str, Any
 @click.command(short_help="Start a job; print its id.")
 @click.argument("topic")
 @data_options
+@accepts_json
 @pass_options
 def pub(options: Options, topic: str, data_text: str | None, data_file: IO[str] | None) -> None:
     """Start a job on TOPIC and print {"job_id": ...} (fire and forget)."""
@@ -63,6 +64,7 @@ def pub(options: Options, topic: str, data_text: str | None, data_file: IO[str] 
 @data_options
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
               metavar="SECONDS", help="how long to wait for the outcome (the job goes on after)")
+@accepts_json
 @pass_options
 def pubsub(options: Options, topic: str, data_text: str | None, data_file: IO[str] | None,
            timeout: float) -> None:
@@ -77,6 +79,7 @@ def pubsub(options: Options, topic: str, data_text: str | None, data_file: IO[st
 @click.command(short_help="Print a job's metadata and data.")
 @click.argument("topic")
 @click.argument("job_id")
+@accepts_json
 @pass_options
 def state(options: Options, topic: str, job_id: str) -> None:
     """Print the state {"metadata", "data"} of job JOB_ID of TOPIC."""
@@ -85,6 +88,7 @@ def state(options: Options, topic: str, job_id: str) -> None:
 
 @click.command(short_help="Print a job's status (0 = done).")
 @click.argument("job_id")
+@accepts_json
 @pass_options
 def status(options: Options, job_id: str) -> None:
     """Print {"job_id", "status"}: 0 is done, more is activities still open, negative is interrupted."""
@@ -93,6 +97,7 @@ def status(options: Options, job_id: str) -> None:
 
 @click.command(short_help="Print a job's activity tree.")
 @click.argument("job_id")
+@accepts_json
 @pass_options
 def export(options: Options, job_id: str) -> None:
     """Print job JOB_ID as a tree: its process, and each activity at its address."""
@@ -101,6 +106,7 @@ def export(options: Options, job_id: str) -> None:
 
 @click.command(short_help="Delete a job.")
 @click.argument("job_id")
+@accepts_json
 @pass_options
 def scrub(options: Options, job_id: str) -> None:
     """Delete job JOB_ID; prints {"job_id", "scrubbed"} (false if there was no such job)."""
@@ -120,6 +126,7 @@ def scrub(options: Options, job_id: str) -> None:
               default="success", show_default=True,
               help="pending keeps the hook open for more signals")
 @click.option("--code", type=int, default=200, show_default=True, help="the signal's status code")
+@accepts_json
 @pass_options
 def hook(options: Options, topic: str, data_text: str | None, data_file: IO[str] | None,
          signal_status: str, code: int) -> None:
@@ -139,6 +146,7 @@ def hook(options: Options, topic: str, data_text: str | None, data_file: IO[str]
 @click.option("--expire", type=click.IntRange(min=0), metavar="SECONDS",
               help="keep the interrupted job this long")
 @click.option("--descend", is_flag=True, help="interrupt the child jobs it awaits too")
+@accepts_json
 @pass_options
 def interrupt(options: Options, topic: str, job_id: str, reason: str | None, throw: bool, code: int,
               expire: int | None, descend: bool) -> None:

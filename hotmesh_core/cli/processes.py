@@ -22,7 +22,7 @@ from ..hotmesh import HotMesh
 from ..redis_server import RedisServer
 from .loading import parse_worker
 from .output import CliError, InputError, emit_json, redact
-from .runtime import Options, json_option, connect, pass_options
+from .runtime import Options, connect, json_option, pass_options
 
 
 class StopSignals:

@@ -38,17 +38,16 @@ class Options:
             raise InputError(NO_URL)
         return self.redis_url
 
-    def app(self, default: str | None = None) -> str:
-        app_id = self.app_id or default
-        if not app_id:
+    def app(self) -> str:
+        if not self.app_id:
             raise InputError(NO_APP)
-        return app_id
+        return self.app_id
 
 
 pass_options = click.make_pass_decorator(Options)
 
 
-def json_option(command: F) -> F:
+def json_option(command: F, hidden: bool = False) -> F:
     """``--json`` after the command name too (``hotmesh roll-call --json``), same as before it."""
 
     def force_json(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -56,7 +55,12 @@ def json_option(command: F) -> F:
             ctx.obj = replace(ctx.find_object(Options) or Options(None, None, False), json=True)
 
     return click.option("--json", is_flag=True, expose_value=False, callback=force_json,
-                        help="print JSON instead of a table or text")(command)
+                        hidden=hidden, help="print JSON instead of a table or text")(command)
+
+
+def accepts_json(command: F) -> F:
+    """A hidden no-op ``--json`` on commands that always print JSON, so habits do not fail."""
+    return json_option(command, hidden=True)
 
 
 class HotMeshGroup(click.Group):
@@ -69,8 +73,10 @@ class HotMeshGroup(click.Group):
             raise
         except HotMeshError as exc:
             raise CliError(describe(exc)) from exc
-        except (RedisError, OSError) as exc:
+        except RedisError as exc:
             raise CliError(f"redis: {exc}") from exc
+        except OSError as exc:
+            raise CliError(str(exc)) from exc
         except Exception as exc:
             if os.environ.get("HOTMESH_DEBUG"):
                 raise

@@ -11,8 +11,9 @@
 --   hset     [f, v, ...]   fields to write
 --   sem      "delta"       HINCRBY ':' delta (the semaphore after it decides completion)
 --   xadd     [[k, json]]   stream messages to add (k = KEYS index)
---   done     {expire, xadd?}  when the semaphore ends in (-1e8, 0]: EXPIRE the job, add the
---                          completion message (notify parent / pubsub caller / subscribers)
+--   done     {expire, xadd?}  when the semaphore ends in (-1e8, 0]: add the completion message
+--                          (parent, pubsub caller, subscribers; it carries the expiry and the
+--                          completion step applies it after reading the job), else EXPIRE now
 --   emit     [k, json]     when the job is still running: add an interim completion message
 --   ack      [k, group, id]  XACK + XDEL the consumed message (also on 'gone'/'inactive'/'duplicate')
 --   expire   "seconds"     EXPIRE the job now (pending jobs)
@@ -101,12 +102,14 @@ local finished = 0
 if spec.done and sem <= 0 and sem > -100000000 then
   finished = 1
   redis.call('HINCRBY', job, ':done', 1)   -- completion counter: the fault tests assert it is 1
-  local expire = tonumber(spec.done.expire)
-  if expire and expire > 0 then
-    redis.call('EXPIRE', job, expire)
-  end
   if spec.done.xadd then
+    -- someone is to be told: the completion step reads the job, tells them, then sets the expiry
     redis.call('XADD', KEYS[spec.done.xadd[1]], '*', 'message', spec.done.xadd[2])
+  else
+    local expire = tonumber(spec.done.expire)
+    if expire and expire > 0 then
+      redis.call('EXPIRE', job, expire)
+    end
   end
 elseif spec.emit and sem > 0 then
   redis.call('XADD', KEYS[spec.emit[1]], '*', 'message', spec.emit[2])
