@@ -1,0 +1,493 @@
+#!/usr/bin/env python
+"""Run hotmesh_core's benchmark and the reference HotMesh 0.3.32 harness on ONE redis-server.
+
+    .venv/bin/python bench/run.py [--n 1000] [--lat 200] [--reps 1] [--scenarios trigger,seq,fan]
+                                  [--no-reference] [--json out.json] [--ref HEAD]
+
+Starts one redis-server on a free loopback port, runs ``bench/hotmesh_bench.py`` for every
+scenario and repetition, then (unless ``--no-reference``) ``../shared/reference/run.sh`` with
+``REDIS_PORT``, ``N``, ``LAT`` and ``SCENARIOS`` on the same server (both FLUSHDB it, so they run
+one after the other), and prints one markdown table: scenario, phase, figure, python, reference,
+ratio (python / reference; medians over the repetitions). Logs and raw JSON lines go to
+``bench/results/<timestamp>/``.
+
+Figures only: nothing here asserts on timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+DEFAULT_REFERENCE = Path(os.environ.get("HOTMESH_REFERENCE_DIR") or REPO.parent / "shared" / "reference")
+SCENARIOS = ("trigger", "seq", "fan")
+LABELS = {"trigger": "trigger", "seq": "trigger→w→w→w", "fan": "trigger→5 parallel w"}
+PHASES = ("pub", "pubsub_concurrent", "pubsub_sequential")
+
+Getter = Callable[[dict[str, Any]], float | None]
+
+
+# ---------- the figures of the table ----------
+def _ph(phase: str, key: str) -> Getter:
+    def get(result: dict[str, Any]) -> float | None:
+        value = result.get("phases", {}).get(phase, {}).get(key)
+        return float(value) if isinstance(value, int | float) else None
+    return get
+
+
+def _lat(key: str) -> Getter:
+    def get(result: dict[str, Any]) -> float | None:
+        value = result.get("phases", {}).get("pubsub_sequential", {}).get("latencyMs", {}).get(key)
+        return float(value) if isinstance(value, int | float) else None
+    return get
+
+
+def _cpu_ms(phase: str) -> Getter:
+    def get(result: dict[str, Any]) -> float | None:
+        ph = result.get("phases", {}).get(phase)
+        if not ph:
+            return None
+        sec = ph.get("pythonCpuSec", ph.get("nodeCpuSec"))
+        return None if sec is None else 1000 * float(sec) / float(ph["workflows"])
+    return get
+
+
+def _cpu_util(phase: str) -> Getter:
+    def get(result: dict[str, Any]) -> float | None:
+        ph = result.get("phases", {}).get(phase)
+        if not ph:
+            return None
+        value = ph.get("pythonCpuUtil", ph.get("nodeCpuUtil"))
+        return None if value is None else float(value)
+    return get
+
+
+def _redis_cpu_ms(phase: str) -> Getter:
+    def get(result: dict[str, Any]) -> float | None:
+        ph = result.get("phases", {}).get(phase)
+        if not ph:
+            return None
+        return 1000 * float(ph["redisCpuSec"]) / float(ph["workflows"])
+    return get
+
+
+def _idle(result: dict[str, Any]) -> float | None:
+    value = result.get("idle", {}).get("commandsPerSec")
+    return float(value) if isinstance(value, int | float) else None
+
+
+@dataclass(frozen=True)
+class Figure:
+    phase: str          # the phase name shown in the table
+    name: str
+    get: Getter
+    digits: int = 1
+    ratio: bool = True
+
+
+def figures() -> list[Figure]:
+    out: list[Figure] = []
+    for phase in PHASES:
+        out.append(Figure(phase, "workflows/s", _ph(phase, "workflowsPerSec"), 1))
+        if phase == "pubsub_sequential":
+            out += [Figure(phase, "latency p50 ms", _lat("p50"), 2),
+                    Figure(phase, "latency p90 ms", _lat("p90"), 2),
+                    Figure(phase, "latency p99 ms", _lat("p99"), 2)]
+        out += [
+            Figure(phase, "redis cmds/wf", _ph(phase, "redisCommandsPerWorkflow"), 2),
+            Figure(phase, "round trips/wf", _ph(phase, "clientRoundTripsPerWorkflow"), 2),
+            Figure(phase, "redis usec/wf", _ph(phase, "redisUsecPerWorkflow"), 1),
+            Figure(phase, "process CPU ms/wf", _cpu_ms(phase), 2),
+            Figure(phase, "process CPU util", _cpu_util(phase), 2),
+            Figure(phase, "redis CPU ms/wf", _redis_cpu_ms(phase), 2),
+            Figure(phase, "redis CPU util", _ph(phase, "redisCpuUtil"), 2),
+            Figure(phase, "other load on box, cores", _ph(phase, "otherBusyCores"), 2, ratio=False),
+        ]
+        if phase == "pub":
+            out += [Figure(phase, "all pub calls returned s", _ph(phase, "pubCallsReturnedSec"), 2),
+                    Figure(phase, "bytes/job at completion", _ph(phase, "bytesPerJobAtCompletion"), 0),
+                    Figure(phase, "bytes/job after settle", _ph(phase, "bytesPerJobAfterSettle"), 0)]
+    out.append(Figure("idle", "redis cmds/s", _idle, 2))
+    return out
+
+
+def median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def fmt(value: float | None, digits: int) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.{digits}f}"
+
+
+def ratio(py: float | None, ref: float | None) -> str:
+    if py is None or ref is None or ref == 0:
+        return "-"
+    return f"{py / ref:.2f}"
+
+
+@dataclass
+class Row:
+    scenario: str
+    phase: str
+    figure: str
+    python: float | None
+    reference: float | None
+    digits: int
+    note: str = ""
+    ratio: bool = True
+
+    def cells(self) -> list[str]:
+        py = fmt(self.python, self.digits) if self.note == "" else self.note
+        return [LABELS.get(self.scenario, self.scenario), self.phase, self.figure, py,
+                fmt(self.reference, self.digits),
+                ratio(self.python, self.reference) if self.ratio else "-"]
+
+
+def build_rows(scenarios: list[str], py: list[dict[str, Any]], ref: list[dict[str, Any]]) -> list[Row]:
+    rows: list[Row] = []
+    for scenario in scenarios:
+        py_runs = [x for x in py if x.get("scenario") == scenario]
+        ref_runs = [x for x in ref if x.get("scenario") == scenario]
+        for fig in figures():
+            pv = [v for v in (fig.get(x) for x in py_runs) if v is not None]
+            rv = [v for v in (fig.get(x) for x in ref_runs) if v is not None]
+            note = ""
+            if not pv:
+                failed = any(fig.phase in x.get("errors", {}) or "setup" in x.get("errors", {})
+                             for x in py_runs) or not py_runs
+                note = "FAILED" if failed else ""
+            rows.append(Row(scenario, fig.phase, fig.name, median(pv), median(rv), fig.digits, note, fig.ratio))
+    return rows
+
+
+def markdown(rows: list[Row]) -> str:
+    header = ["scenario", "phase", "figure", "python", "reference", "ratio"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * 3) + "|"]
+    lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# ---------- processes ----------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisProcess:
+    """One redis-server on a free loopback port; the arguments of the reference's run.sh."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="hotmesh-bench-redis-")
+        self.process: subprocess.Popen[bytes] | None = None
+        self.version = "?"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise SystemExit("redis-server is not on PATH")
+        self.version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.strip()
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", self.dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return
+            time.sleep(0.05)
+        self.stop()
+        raise SystemExit(f"redis-server did not answer on 127.0.0.1:{self.port}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(5)
+            if self.process.poll() is None:
+                self.process.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run_logged(cmd: list[str], *, env: dict[str, str], cwd: Path, log: Path, timeout: float,
+               echo: Callable[[str], bool], stdout_to: IO[str] | None = None) -> tuple[int | None, str]:
+    """Run ``cmd`` (its own process group), tee stderr+stdout to ``log``, echo selected lines.
+
+    Returns (exit code or None on timeout, captured stdout).
+    """
+    captured: list[str] = []
+    with log.open("w") as fh:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
+
+        def pump(stream: IO[str], keep: bool) -> None:
+            for line in stream:
+                fh.write(line)
+                fh.flush()
+                if keep:
+                    captured.append(line)
+                if echo(line):
+                    print("   " + line.rstrip(), file=sys.stderr, flush=True)
+
+        assert proc.stdout is not None and proc.stderr is not None
+        threads = [threading.Thread(target=pump, args=(proc.stdout, True), daemon=True),
+                   threading.Thread(target=pump, args=(proc.stderr, False), daemon=True)]
+        for t in threads:
+            t.start()
+        try:
+            code: int | None = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            code = None
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)     # the child's own group only
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        for t in threads:
+            t.join(5)
+    return code, "".join(captured)
+
+
+def tail(path: Path, lines: int = 25) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        with contextlib.suppress(json.JSONDecodeError):
+            out.append(json.loads(line))
+    return out
+
+
+def export_ref(ref: str, dest: Path) -> Path:
+    """``git archive <ref> hotmesh_core`` into ``dest`` (the working tree is left alone)."""
+    archive = dest / "src.tar"
+    with archive.open("wb") as fh:
+        subprocess.run(["git", "-C", str(REPO), "archive", ref, "hotmesh_core"], stdout=fh, check=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(dest / "src", filter="data")
+    archive.unlink()
+    return dest / "src"
+
+
+def snapshot_tree(dest: Path) -> Path:
+    """Copy the working tree's ``hotmesh_core/`` (as it is now) into ``dest/src``."""
+    shutil.copytree(REPO / "hotmesh_core", dest / "src" / "hotmesh_core",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return dest / "src"
+
+
+def git_describe(ref: str | None) -> str:
+    try:
+        sha = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", ref or "HEAD"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        if ref:
+            return f"{ref} ({sha}, exported with git archive)"
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "hotmesh_core"],
+                               capture_output=True, text=True).stdout.strip()
+        return (f"working tree on {sha}" + (" with uncommitted changes in hotmesh_core/" if dirty else "")
+                + ", copied at start")
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+
+
+# ---------- main ----------
+@dataclass
+class Outcome:
+    python: list[dict[str, Any]] = field(default_factory=list)
+    reference: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    reference_tables: str = ""
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="hotmesh_core vs reference HotMesh, side by side on one Redis")
+    p.add_argument("--n", type=int, default=1000, help="jobs per throughput phase (default 1000)")
+    p.add_argument("--lat", type=int, default=200, help="sequential pubsub calls (default 200)")
+    p.add_argument("--reps", type=int, default=1, help="repetitions (separate processes; default 1)")
+    p.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma or space separated")
+    p.add_argument("--no-reference", action="store_true", help="Python figures only")
+    p.add_argument("--json", type=Path, default=None, help="write all results and the table here")
+    p.add_argument("--reference-dir", type=Path, default=DEFAULT_REFERENCE)
+    p.add_argument("--ref", default=None,
+                   help="benchmark this git commit of hotmesh_core (git archive) instead of the working tree")
+    p.add_argument("--concurrency", type=int, default=0,
+                   help="python only: bound on in-flight pub/pubsub calls (0: all N at once, like bench.js)")
+    p.add_argument("--max-connections", type=int, default=0,
+                   help="python only: redis-py pool size of the HotMesh client (0: hotmesh_core's default)")
+    p.add_argument("--profile", default=None, choices=list(PHASES),
+                   help="python only: cProfile this phase (slows it) and print the top functions")
+    p.add_argument("--timeout", type=float, default=900, help="seconds per python run / whole reference run")
+    p.add_argument("--out-dir", type=Path, default=None, help="default bench/results/<timestamp>")
+    a = p.parse_args()
+    a.scenarios = [s for s in re.split(r"[,\s]+", a.scenarios) if s]
+    unknown = [s for s in a.scenarios if s not in SCENARIOS]
+    if unknown:
+        p.error(f"unknown scenarios {unknown}; choose from {', '.join(SCENARIOS)}")
+    return a
+
+
+def run_python(args: argparse.Namespace, port: int, out_dir: Path, outcome: Outcome) -> None:
+    results = out_dir / "python.jsonl"
+    env = dict(os.environ, REDIS_PORT=str(port), PYTHONUNBUFFERED="1")
+    # one consistent copy of the package for every run: the working tree may change meanwhile
+    src = export_ref(args.ref, out_dir) if args.ref else snapshot_tree(out_dir)
+    env["PYTHONPATH"] = os.pathsep.join([str(src), *filter(None, [env.get("PYTHONPATH")])])
+    for rep in range(1, args.reps + 1):
+        for scenario in args.scenarios:
+            print(f"== python {scenario} rep {rep}", file=sys.stderr, flush=True)
+            cmd = [sys.executable, str(HERE / "hotmesh_bench.py"), "--scenario", scenario, "--n", str(args.n),
+                   "--lat", str(args.lat), "--rep", str(rep), "--out", str(results), "--port", str(port),
+                   "--concurrency", str(args.concurrency), "--max-connections", str(args.max_connections)]
+            if args.profile:
+                cmd += ["--profile", args.profile]
+            before = len(read_jsonl(results))
+            log = out_dir / f"python.{scenario}.{rep}.log"
+            code, _ = run_logged(cmd, env=env, cwd=REPO, log=log, timeout=args.timeout,
+                                 echo=lambda line: line.startswith(("[", "BENCH ERROR")))
+            got = read_jsonl(results)[before:]
+            if code is None:
+                outcome.failures.append(f"python {scenario} rep {rep}: killed after {args.timeout:.0f} s "
+                                        f"(hang?); log {log}; last lines:\n{tail(log)}")
+            elif not got:
+                outcome.failures.append(f"python {scenario} rep {rep}: exit {code}, no result; log {log}; "
+                                        f"last lines:\n{tail(log)}")
+            for result in got:
+                for phase, error in result.get("errors", {}).items():
+                    outcome.failures.append(f"python {scenario} rep {rep} phase {phase}: "
+                                            f"{_shorten(error)}\n(full log: {log})")
+            outcome.python += got
+
+
+def _shorten(text: str, lines: int = 40) -> str:
+    rows = text.rstrip().splitlines()
+    return "\n".join(rows if len(rows) <= lines else rows[:8] + ["  ..."] + rows[-(lines - 9):])
+
+
+def run_reference(args: argparse.Namespace, port: int, out_dir: Path, outcome: Outcome) -> None:
+    missing = [tool for tool in ("node", "npm", "bash") if shutil.which(tool) is None]
+    script = args.reference_dir / "run.sh"
+    if missing or not script.exists():
+        why = f"{', '.join(missing)} not found on PATH" if missing else f"{script} not found"
+        print(f"!! reference skipped: {why}; printing Python figures only", file=sys.stderr)
+        outcome.notes.append(f"reference skipped: {why}")
+        return
+    print(f"== reference (HotMesh 0.3.32 on node) {' '.join(args.scenarios)} x {args.reps}", file=sys.stderr,
+          flush=True)
+    env = dict(os.environ, REDIS_PORT=str(port), N=str(args.n), LAT=str(args.lat),
+               SCENARIOS=" ".join(args.scenarios))
+    log = out_dir / "reference.log"
+    code, stdout = run_logged(["bash", str(script), str(args.reps)], env=env, cwd=REPO, log=log,
+                              timeout=args.timeout * max(1, len(args.scenarios) * args.reps),
+                              echo=lambda line: line.startswith(("[", "reference run")))
+    match = re.search(r"^raw results: (.+)$", stdout, re.M)
+    if code is None:
+        outcome.failures.append(f"reference: killed after timeout; log {log}")
+    elif code != 0 and not match:
+        outcome.failures.append(f"reference: exit {code}; log {log}; last lines:\n{tail(log)}")
+    for line in stdout.splitlines():
+        if line.startswith("reference run"):
+            outcome.failures.append(f"reference: {line} (see {log})")
+    if match:
+        raw = Path(match.group(1).strip())
+        outcome.reference = read_jsonl(raw)
+        if raw.exists():
+            shutil.copy(raw, out_dir / "reference.jsonl")
+    outcome.reference_tables = stdout.split("raw results:")[0].strip()
+
+
+def main() -> int:
+    args = parse_args()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out_dir = (args.out_dir or HERE / "results" / stamp).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    redis = RedisProcess()
+    redis.start()
+    outcome = Outcome()
+    source = git_describe(args.ref)
+    started = time.monotonic()
+    try:
+        print(f"redis-server on 127.0.0.1:{redis.port} ({redis.version}); results in {out_dir}",
+              file=sys.stderr, flush=True)
+        run_python(args, redis.port, out_dir, outcome)
+        if not args.no_reference:
+            run_reference(args, redis.port, out_dir, outcome)
+    except KeyboardInterrupt:
+        outcome.failures.append("interrupted")
+    finally:
+        redis.stop()
+
+    rows = build_rows(args.scenarios, outcome.python, outcome.reference)
+    env: dict[str, Any] = next((x["env"] for x in outcome.python if x.get("env")), {})
+    ref_env: dict[str, Any] = next((x["env"] for x in outcome.reference if x.get("env")), {})
+    print()
+    print(f"N={args.n} jobs per throughput phase, LAT={args.lat} sequential pubsub calls, reps={args.reps} "
+          f"(medians), one redis-server ({redis.version.split(' sha=')[0]}), {os.cpu_count()} CPUs "
+          f"({env.get('cpuModel', '?')}); {time.monotonic() - started:.0f} s in all")
+    print(f"python: hotmesh_core {env.get('hotmesh_core', '?')} from {source}, Python {env.get('python', '?')}, "
+          f"redis-py {env.get('redis_py', '?')}, hiredis {env.get('hiredis', '?')}; "
+          f"in-flight calls: {env.get('concurrency', '?')}; pool: {env.get('maxConnections', '?')}")
+    if ref_env:
+        print(f"reference: @hotmeshio/hotmesh {ref_env.get('hotmesh')}, node {ref_env.get('node')}, "
+              f"ioredis {ref_env.get('ioredis')}")
+    elif not args.no_reference:
+        print("reference: no figures")
+    print("ratio = python / reference (above 1 is better for workflows/s, below 1 is better for the rest)")
+    print()
+    print(markdown(rows))
+    for note in outcome.notes:
+        print(f"\nnote: {note}")
+    if outcome.failures:
+        print("\nFAILURES:")
+        for failure in outcome.failures:
+            print("- " + failure)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({
+            "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+            "source": source, "redis": redis.version, "python": outcome.python,
+            "reference": outcome.reference,
+            "rows": [{"scenario": r.scenario, "phase": r.phase, "figure": r.figure, "python": r.python,
+                      "reference": r.reference, "ratio": None if r.python is None or not r.reference
+                      or not r.ratio else r.python / r.reference, "note": r.note} for r in rows],
+            "failures": outcome.failures, "notes": outcome.notes, "reference_tables": outcome.reference_tables,
+        }, indent=1))
+        print(f"\nJSON written to {args.json}")
+    return 1 if outcome.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
