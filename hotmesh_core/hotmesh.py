@@ -343,23 +343,28 @@ class HotMesh:
         stream_id: str = await self.client.xadd(stream, {"message": message})
         return stream_id
 
-    async def get_stats(self, topic: str, data: dict[str, Any], *, range: str = "1h") -> dict[str, Any]:
-        """Aggregates of the trigger's ``stats.measures`` for the job key ``data`` resolves to."""
-        from .activities.stats import job_key_and_slice, slices
+    async def _stats_target(self, topic: str, data: dict[str, Any]) -> tuple[str, str | None]:
+        """The job key ``data`` resolves to under the trigger of ``topic``, and its granularity."""
+        from .activities.stats import job_key_and_slice
 
         index = await self._require_engine().active_app()
         trigger_id = index.app.subscriptions.get(topic)
         if trigger_id is None:
             raise TopicNotFoundError(f"no graph subscribes to '{topic}'")
         trigger_activity = index.app.activities[trigger_id]
-        ctx = {"$self": {"input": {"data": data}, "output": {"data": data}},
-               trigger_id: {"input": {"data": data}, "output": {"data": data}}}
-        found = job_key_and_slice(trigger_activity, ctx)
+        entry = {"input": {"data": data}, "output": {"data": data}}
+        found = job_key_and_slice(trigger_activity, {"$self": entry, trigger_id: entry})
         if found is None:
             raise ValidationError(f"the stats key of '{topic}' does not resolve from {data!r}")
-        job_key = found[0]
+        return found[0], (trigger_activity.stats or {}).get("granularity")
+
+    async def get_stats(self, topic: str, data: dict[str, Any], *, range: str = "1h") -> dict[str, Any]:
+        """Aggregates of the trigger's ``stats.measures`` for the job key ``data`` resolves to."""
+        from .activities.stats import slices
+
+        job_key, granularity = await self._stats_target(topic, data)
         segments = []
-        for bucket in slices((trigger_activity.stats or {}).get("granularity"), range):
+        for bucket in slices(granularity, range):
             raw = await self.client.hgetall(self.keys.stats(job_key, bucket))
             segments.append({"time": bucket, **{k: float(v) for k, v in raw.items()}})
         return {"key": job_key, "range": range, "segments": segments}
@@ -367,23 +372,15 @@ class HotMesh:
     async def get_ids(self, topic: str, data: dict[str, Any], facets: list[str], *,
                       range: str = "1h") -> dict[str, list[str]]:
         """Job ids indexed by the trigger's ``index`` measures, per facet ``"<path>:<value>"``."""
-        from .activities.stats import job_key_and_slice, slices
+        from .activities.stats import slices
 
-        index = await self._require_engine().active_app()
-        trigger_id = index.app.subscriptions.get(topic)
-        if trigger_id is None:
-            raise TopicNotFoundError(f"no graph subscribes to '{topic}'")
-        trigger_activity = index.app.activities[trigger_id]
-        ctx = {"$self": {"input": {"data": data}, "output": {"data": data}}}
-        found = job_key_and_slice(trigger_activity, ctx)
-        if found is None:
-            raise ValidationError(f"the stats key of '{topic}' does not resolve from {data!r}")
+        job_key, granularity = await self._stats_target(topic, data)
         out: dict[str, list[str]] = {}
         for facet in facets:
             path, _, value = facet.partition(":")
             ids: list[str] = []
-            for bucket in slices((trigger_activity.stats or {}).get("granularity"), range):
-                ids += await self.client.lrange(self.keys.stats_index(found[0], bucket, path, value), 0, -1)
+            for bucket in slices(granularity, range):
+                ids += await self.client.lrange(self.keys.stats_index(job_key, bucket, path, value), 0, -1)
             out[facet] = ids
         return out
 
