@@ -6,10 +6,9 @@ from typing import Any
 
 import click
 
+from ..quorum import PAUSED  # what a paused consumer reports as its throttle (ms)
 from .output import emit_json, table
 from .runtime import Options, json_option, pass_options, run_client
-
-PAUSED = 2_147_483_647      # what a paused consumer reports as its throttle (ms)
 
 
 @click.command("roll-call", short_help="List the running engines and workers.")
