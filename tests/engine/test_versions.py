@@ -157,3 +157,16 @@ async def test_throttle_pause_resume_and_roll_call(mesh, sync_redis) -> None:
     assert await hm.throttle(10) == 2                            # everyone: engine and worker
     assert sync_redis.hgetall(hm.keys.throttles()) == {":": "10"}
     await hm.throttle(0)
+
+
+async def test_throttle_persists_for_processes_that_start_later(mesh, redis_url, app_id) -> None:
+    hm = await mesh(version("1"), workers={"ver.work": work})
+    await hm.throttle(-1, topic="ver.work")
+    await hm.throttle(25)
+    await hm.throttle(-1, topic="ver.work")
+    late = await HotMesh.init(app_id, redis_url, workers=[Worker("ver.work", work)], settings=test_settings())
+    try:
+        throttles = {r.stream.rsplit(":", 1)[-1] or "engine": r.throttle_ms for r in late.routers}
+        assert throttles == {"engine": 25, "ver.work": 2147483647}
+    finally:
+        await late.stop()
