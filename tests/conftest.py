@@ -46,7 +46,7 @@ def app_id(request: pytest.FixtureRequest) -> str:
     return f"t{next(_counter)}-{os.getpid()}-{name}"
 
 
-def test_settings(**overrides: Any) -> Settings:
+def fast_settings(**overrides: Any) -> Settings:
     base = dict(block_time_ms=500, reclaim_delay_ms=1500, reclaim_interval_ms=300, fidelity_seconds=1,
                 expire_seconds=60, pubsub_timeout=10.0, quorum_delay_ms=30)
     base.update(overrides)
@@ -65,7 +65,7 @@ async def mesh(redis_url: str, app_id: str) -> AsyncIterator[MeshFactory]:
                       engine: bool = True, activate: bool = True, **settings: Any) -> HotMesh:
         hm = await HotMesh.init(app_id, redis_url, engine=engine,
                                 workers=[Worker(t, cb) for t, cb in (workers or {}).items()],
-                                settings=test_settings(**settings))
+                                settings=fast_settings(**settings))
         started.append(hm)
         if yaml_text is not None:
             version = await hm.deploy(yaml_text.replace("{APP}", app_id))

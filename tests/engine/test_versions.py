@@ -10,7 +10,7 @@ import pytest
 
 from hotmesh_core import AppNotFoundError, HotMesh, QuorumError, Worker, WorkerMessage
 
-from ..conftest import test_settings
+from ..conftest import fast_settings
 from ..helpers import assert_eventually
 
 APP = """
@@ -131,7 +131,7 @@ async def test_later_process_reads_the_active_version(mesh, redis_url, app_id) -
     first = await mesh(version("1"), workers={"ver.work": work})
     await first.deploy(version("2").replace("{APP}", first.app_id))
     await first.activate("2")
-    late = await HotMesh.init(app_id, redis_url, workers=[Worker("ver.work", work)], settings=test_settings())
+    late = await HotMesh.init(app_id, redis_url, workers=[Worker("ver.work", work)], settings=fast_settings())
     try:
         assert (await late.pubsub("ver.test", {}))["data"]["version"] == "2"
     finally:
@@ -164,7 +164,7 @@ async def test_throttle_persists_for_processes_that_start_later(mesh, redis_url,
     await hm.throttle(-1, topic="ver.work")
     await hm.throttle(25)
     await hm.throttle(-1, topic="ver.work")
-    late = await HotMesh.init(app_id, redis_url, workers=[Worker("ver.work", work)], settings=test_settings())
+    late = await HotMesh.init(app_id, redis_url, workers=[Worker("ver.work", work)], settings=fast_settings())
     try:
         throttles = {r.stream.rsplit(":", 1)[-1] or "engine": r.throttle_ms for r in late.routers}
         assert throttles == {"engine": 25, "ver.work": 2147483647}

@@ -16,7 +16,7 @@ import redis
 
 from hotmesh_core import HotMesh, RedisServer
 
-from ..conftest import test_settings
+from ..conftest import fast_settings
 from ..helpers import assert_eventually
 from .harness import EXPECTED, FAULT_APP, Fleet, all_done, check
 
@@ -141,7 +141,7 @@ async def test_redis_killed_and_restarted_during_load(app_id, tmp_path) -> None:
     server = RedisServer(port=0, data_dir=tmp_path / "redis", appendonly=True).start()
     fleet = Fleet(server.url, app_id, tmp_path)
     client = redis.Redis.from_url(server.url, decode_responses=True)
-    hm = await HotMesh.init(app_id, server.url, engine=False, settings=test_settings())
+    hm = await HotMesh.init(app_id, server.url, engine=False, settings=fast_settings())
     try:
         await hm.activate(await hm.deploy(FAULT_APP.replace("{APP}", app_id)))
         fleet.start("engine")
