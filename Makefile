@@ -3,14 +3,23 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench chaos clean
+.PHONY: run studio test lint typecheck bench chaos clean
 
 $(STAMP): pyproject.toml
 	bash scripts/bootstrap.sh $(VENV)
 	touch $(STAMP)
 
+STUDIO_PORT ?= 5006
+STUDIO := $(PY) -m panel serve studio --address 127.0.0.1 --port $(STUDIO_PORT) \
+	--allow-websocket-origin 127.0.0.1:$(STUDIO_PORT) --allow-websocket-origin localhost:$(STUDIO_PORT)
+
+# The demo prints a job of each example app, then the studio serves them at http://127.0.0.1:5006/studio
 run: $(STAMP)
 	$(PY) -m hotmesh_core.demo
+	$(STUDIO)
+
+studio: $(STAMP)
+	$(STUDIO)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -25,9 +25,9 @@ def resolve_url(url: str | None) -> str:
     return url or os.environ.get("REDIS_URL") or embedded_url()
 
 
-def _client(url: str, max_connections: int) -> RedisClient:
+def _client(url: str, max_connections: int, socket_timeout: float = 5.0) -> RedisClient:
     pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=None,
-                                           decode_responses=True)
+                                           decode_responses=True, socket_timeout=socket_timeout)
     retry = Retry(ExponentialBackoff(cap=2.0, base=0.05), retries=20)
     client: RedisClient = Redis(connection_pool=pool, retry=retry,
                                 retry_on_error=[RedisConnectionError, RedisTimeoutError, OSError])
@@ -38,6 +38,7 @@ def command_client(url: str, max_connections: int = 64) -> RedisClient:
     return _client(url, max_connections)
 
 
-def reader_client(url: str) -> RedisClient:
-    """A client with one connection, for one consumer's blocking reads."""
-    return _client(url, 1)
+def reader_client(url: str, block_ms: int) -> RedisClient:
+    """A client with one connection, for one consumer's blocking reads; its socket timeout
+    outlasts the BLOCK time (redis-py's default of 5 s would cut every idle 10 s read short)."""
+    return _client(url, 1, socket_timeout=block_ms / 1000 + 5)

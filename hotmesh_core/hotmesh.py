@@ -101,13 +101,13 @@ class HotMesh:
         if engine:
             hm.engine = Engine(hm)
             for stream in hm.keys.engine_streams():
-                hm.routers.append(Router(hm.client, reader_client(url), stream, ENGINE_GROUP, hm.guid,
+                hm.routers.append(Router(hm.client, reader_client(url, settings.block_time_ms), stream, ENGINE_GROUP, hm.guid,
                                          hm._engine_handle,
                                          settings, hm._engine_exhausted))
         for worker in workers:
             runner = WorkerRunner(hm, worker)
             hm.workers.append(runner)
-            hm.routers.append(Router(hm.client, reader_client(url), runner.stream, WORKER_GROUP, hm.guid,
+            hm.routers.append(Router(hm.client, reader_client(url, settings.block_time_ms), runner.stream, WORKER_GROUP, hm.guid,
                                      runner.handle,
                                      settings, hm._worker_exhausted(runner), concurrency=worker.concurrency))
         throttles = await hm.client.hgetall(hm.keys.throttles())

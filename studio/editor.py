@@ -1,0 +1,250 @@
+"""The YAML editor: highlighting, compiler errors in the gutter, a live preview, deploy and activate.
+
+``check_manifest`` is pure (text in, compiled app or located errors out); ``annotations_for`` maps
+errors to Ace gutter annotations. ``EditorView`` needs only a ``HotMesh`` (for deploy/activate),
+so a notebook can use it too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import panel as pn
+import yaml
+
+from hotmesh_core import HotMesh, ManifestError
+from hotmesh_core.compiler import CompiledApp, diff_breaking, load_manifest, plan
+
+from .graph import GraphView
+from .model import graph_models
+from .runtime import describe_error
+from .theme import legend_html
+
+
+@dataclass
+class Check:
+    """The outcome of checking a document: ``app`` when valid, else ``errors``."""
+
+    app: CompiledApp | None = None
+    errors: list[dict[str, Any]] = field(default_factory=list)    # message, line, column, file, activity
+    warnings: tuple[str, ...] = ()
+    flattened: str | None = None     # the YAML with every $ref inlined (what deploy sends)
+
+    @property
+    def ok(self) -> bool:
+        return self.app is not None and not self.errors
+
+
+def check_manifest(text: str, base_dir: Path | None = None, app_id: str | None = None) -> Check:
+    """Load, validate and compile ``text``; errors carry the line and column the compiler gave."""
+    if not text.strip():
+        return Check(errors=[{"message": "the document is empty", "line": 1, "column": None,
+                              "file": None, "activity": None}])
+    try:
+        loaded = load_manifest(text, base_dir=base_dir)
+        result = plan(loaded)
+    except ManifestError as exc:
+        return Check(errors=[{"message": exc.reason, "line": exc.line, "column": exc.column,
+                              "file": exc.file, "activity": exc.activity}])
+    except Exception as exc:  # noqa: BLE001 - any crash of the compiler is still a message, not a 500
+        return Check(errors=[{"message": f"{type(exc).__name__}: {exc}", "line": 1, "column": None,
+                              "file": None, "activity": None}])
+    if app_id is not None and result.app.id != app_id:
+        return Check(errors=[{"message": f"app.id is '{result.app.id}' but this is app '{app_id}'",
+                              "line": _line_of(text, r"^\s*id\s*:"), "column": None, "file": None,
+                              "activity": None}])
+    flattened = text
+    if "$ref" in text:
+        plain = json.loads(json.dumps(loaded.document))
+        flattened = yaml.safe_dump(plain, sort_keys=False, allow_unicode=True)
+    return Check(app=result.app, warnings=result.warnings, flattened=flattened)
+
+
+def _line_of(text: str, pattern: str) -> int:
+    for number, line in enumerate(text.splitlines(), 1):
+        if re.search(pattern, line):
+            return number
+    return 1
+
+
+def annotations_for(errors: list[dict[str, Any]], top_file: str | None = None) -> list[dict[str, Any]]:
+    """Ace annotations (0-based rows) for ``errors``; errors in other ($ref) files go on row 0."""
+    out = []
+    for error in errors:
+        message = error["message"]
+        if error.get("activity"):
+            message = f"activity '{error['activity']}': {message}"
+        elsewhere = error.get("file") not in (None, top_file)
+        if elsewhere:
+            where = f"{error['file']}" + (f":{error['line']}" if error.get("line") else "")
+            out.append({"row": 0, "column": 0, "text": f"in {where}: {message}", "type": "error"})
+            continue
+        row = max(0, int(error.get("line") or 1) - 1)
+        column = max(0, int(error.get("column") or 1) - 1)
+        out.append({"row": row, "column": column, "text": message, "type": "error"})
+    return out
+
+
+def error_summary(errors: list[dict[str, Any]]) -> str:
+    parts = []
+    for error in errors:
+        where = []
+        if error.get("file"):
+            where.append(str(error["file"]))
+        if error.get("line"):
+            where.append(f"line {error['line']}" + (f", column {error['column']}" if error.get("column") else ""))
+        if error.get("activity"):
+            where.append(f"activity '{error['activity']}'")
+        parts.append((" · ".join(where) + ": " if where else "") + str(error["message"]))
+    return "; ".join(parts)
+
+
+def next_version(text: str, taken: list[str]) -> str:
+    """``text`` with its version label raised past every label in ``taken`` (numeric labels)."""
+    numbers = [int(v) for v in taken if v.isdigit()]
+    match = re.search(r"^(\s*version\s*:\s*)(['\"]?)([^'\"\n]*)(['\"]?)\s*$", text, re.M)
+    current = match.group(3).strip() if match else ""
+    if current.isdigit():
+        numbers.append(int(current))
+    label = str(max(numbers, default=0) + 1)
+    if not match:
+        return text
+    return text[:match.start()] + f"{match.group(1)}'{label}'" + text[match.end():]
+
+
+class EditorView:
+    """Edit an app's YAML; ``on_deployed(version, activated)`` is called after a deploy."""
+
+    def __init__(self, mesh: HotMesh | None = None, folder: Path | None = None, app_id: str | None = None,
+                 on_deployed: Any = None, height: int = 560) -> None:
+        self.mesh = mesh
+        self.folder = folder
+        self.app_id = app_id
+        self.on_deployed = on_deployed
+        self.check = Check()
+        self.active_app: CompiledApp | None = None      # breaking changes are reported against it
+        self._text_checked: str | None = None
+        self.code = pn.widgets.CodeEditor(language="yaml", height=height, sizing_mode="stretch_width",
+                                          theme="github_light_default", soft_tabs=True, indent=2,
+                                          css_classes=["hm-editor"], print_margin=False)
+        self.status = pn.pane.Alert("", alert_type="secondary", sizing_mode="stretch_width",
+                                    css_classes=["hm-editor-status"], margin=(5, 5))
+        self.deploy_button = pn.widgets.Button(label="Deploy", color="primary", disabled=True,
+                                               css_classes=["hm-deploy"], width=90)
+        self.activate_box = pn.widgets.Checkbox(label="activate after deploy", value=True, width=165,
+                                                css_classes=["hm-activate-after"], align="center")
+        self.bump_button = pn.widgets.Button(label="New version label", color="light", width=140)
+        self.revert_button = pn.widgets.Button(label="Revert", color="light", width=80)
+        self.outcome = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width",
+                                     css_classes=["hm-deploy-outcome"], margin=(5, 5))
+        self.graph_select = pn.widgets.Select(options=[], width=220)
+        self.preview_note = pn.pane.HTML("", align="center")
+        self.preview = GraphView(name="preview", height=470, direction="TB")   # tall fits the side panel
+        self.relayouts = 0
+        self.deployed_versions: list[str] = []
+        self._original = ""
+        self.code.param.watch(self._on_text, "value")
+        self.graph_select.param.watch(lambda _e: self._show_preview(), "value")
+        self.deploy_button.on_click(self._deploy)
+        self.bump_button.on_click(self._bump)
+        self.revert_button.on_click(lambda _e: self.load(self._original))
+        self.panel = pn.Row(
+            pn.Column(pn.Row(self.deploy_button, self.activate_box, self.bump_button, self.revert_button),
+                      self.status, self.outcome, self.code, sizing_mode="stretch_width"),
+            pn.Column(pn.Row(pn.pane.HTML("<div class='hm-card-title'>Live preview</div>", align="center"),
+                             self.graph_select),
+                      self.preview_note,
+                      pn.pane.Bokeh(self.preview.figure, sizing_mode="stretch_width"),
+                      pn.pane.HTML(legend_html("type")), width=480),
+            sizing_mode="stretch_width")
+
+    def load(self, text: str, original: bool = False) -> None:
+        if original:
+            self._original = text
+        self.outcome.visible = False
+        self.code.value = text
+        self._on_text()
+
+    def _on_text(self, *_: Any) -> None:
+        text = self.code.value or ""
+        if text == self._text_checked:
+            return
+        self._text_checked = text
+        self.check = check_manifest(text, self.folder, self.app_id)
+        self.code.annotations = annotations_for(self.check.errors)
+        self.deploy_button.disabled = not self.check.ok or self.mesh is None
+        if self.check.ok:
+            assert self.check.app is not None
+            app = self.check.app
+            count = sum(len(g.activities) for g in app.graphs)
+            note = f" · {len(self.check.warnings)} warning(s): {'; '.join(self.check.warnings)}" \
+                if self.check.warnings else ""
+            breaking = diff_breaking(self.active_app, app) if self.active_app is not None else []
+            if breaking:
+                note += (f" · **{len(breaking)} breaking change(s)** for jobs running on version "
+                         f"{self.active_app.version}: {'; '.join(breaking)}")   # type: ignore[union-attr]
+            self.status.alert_type = "warning" if breaking else "success"
+            self.status.object = (f"Valid: app **{app.id}** version **{app.version}**, {len(app.graphs)} "
+                                  f"graph(s), {count} activities{note}")
+            topics = [g.subscribes for g in app.graphs]
+            if list(self.graph_select.options) != topics:
+                self.graph_select.options = topics
+            if self.graph_select.value not in topics:
+                self.graph_select.value = topics[0] if topics else None
+            self._show_preview()
+            self.preview_note.object = "<span class='hm-muted'>the current document</span>"
+        else:
+            self.status.alert_type = "danger"
+            self.status.object = "Invalid, deploy is disabled: " + error_summary(self.check.errors)
+            self.preview_note.object = "<span class='hm-muted'>the last valid document</span>"
+
+    def _show_preview(self) -> None:
+        if not self.check.ok or self.check.app is None:
+            return
+        models = {m.topic: m for m in graph_models(self.check.app)}
+        model = models.get(self.graph_select.value) or next(iter(models.values()), None)
+        if model is not None and self.preview.show(model):
+            self.relayouts += 1
+
+    def _bump(self, _event: Any) -> None:
+        self.load(next_version(self.code.value or "", self.deployed_versions))
+
+    async def _deploy(self, _event: Any) -> None:
+        if not self.check.ok or self.mesh is None:
+            return
+        text = self.check.flattened or self.code.value
+        self.deploy_button.disabled = True
+        self.outcome.visible = True
+        self.outcome.alert_type, self.outcome.object = "info", "Deploying…"
+        activated = False
+        try:
+            version = await self.mesh.deploy(text)
+            message = f"Deployed version **{version}**."
+            if self.activate_box.value:
+                result = await self.mesh.activate(version)
+                activated = result is not False
+                message += f" Activation: **{activation_text(result)}**."
+            self.outcome.alert_type, self.outcome.object = "success", message
+            self._original = self.code.value
+        except Exception as exc:  # noqa: BLE001 - shown in the page
+            self.outcome.alert_type, self.outcome.object = "danger", f"Deploy failed: {describe_error(exc)}"
+            self.deploy_button.disabled = not self.check.ok
+            return
+        self.deploy_button.disabled = not self.check.ok
+        if self.on_deployed is not None:
+            await self.on_deployed(version, activated)
+
+
+def activation_text(result: Any) -> str:
+    """The activation outcome as the protocol returned it (True today; a report when quorum lands)."""
+    if result is True:
+        return "active on all engines"
+    if result is False:
+        return "refused"
+    if isinstance(result, dict):
+        return ", ".join(f"{k}: {v}" for k, v in result.items())
+    return str(result)

@@ -1,0 +1,296 @@
+"""A live job: the DAG coloured by activity status, the Gantt timeline, the inspector and actions.
+
+Live protocol: open a feed on the job's event channel first, then take the export snapshot, then
+apply every buffered event (``JobState`` merges monotonically, so order does not matter). A
+periodic callback drains the feed every 200 ms and applies one batched update. ``JobView`` needs
+only a ``HotMesh`` (and optionally a shared ``EventHub``), so a notebook can use it as is.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import panel as pn
+
+from hotmesh_core import HotMesh, JobNotFoundError
+from hotmesh_core.compiler import CompiledApp
+
+from .events import EventHub, Feed, every
+from .graph import GraphView
+from .inspector import activity_yaml, inspector_html
+from .model import graph_model
+from .runtime import describe_error
+from .status import JobState
+from .theme import legend_html
+from .timeline import Timeline
+
+TICK_MS = 200
+
+
+class JobView:
+    def __init__(self, mesh: HotMesh, hub: EventHub | None = None, folder: Path | None = None,
+                 on_open_job: Callable[[str], Awaitable[None] | None] | None = None) -> None:
+        self.mesh = mesh
+        self.hub = hub
+        self._own_hub = hub is None
+        self.folder = folder
+        self.on_open_job = on_open_job
+        self.jid: str | None = None
+        self.state: JobState | None = None
+        self.export: dict[str, Any] | None = None
+        self.app: CompiledApp | None = None
+        self.source: str | None = None
+        self.feed: Feed | None = None
+        self.events_applied = 0
+        self._generation = 0
+        self._ticks = 0
+        self._callback: Any = None
+        self._apps: dict[str, tuple[CompiledApp, str | None]] = {}
+        self.graph = GraphView(name="detail", height=340)
+        self.graph.on_select(self._on_select)
+        self.timeline = Timeline()
+        self.header = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["hm-job-header"])
+        self.message = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width",
+                                     css_classes=["hm-job-message"])
+        self.inspector = pn.pane.HTML("<div class='hm-muted'>Click an activity in the graph to inspect "
+                                      "it.</div>", sizing_mode="stretch_width", css_classes=["hm-inspector-pane"])
+        self.interrupt_button = pn.widgets.Button(label="Interrupt", color="danger", width=100,
+                                                  css_classes=["hm-interrupt"])
+        self.rerun_button = pn.widgets.Button(label="Run again", color="primary", width=110,
+                                              css_classes=["hm-rerun"])
+        self.hook_topic = pn.widgets.Select(label="Hook topic", options=[], width=180)
+        self.hook_data = pn.widgets.TextInput(label="Signal data (JSON)", value="{}", width=220,
+                                              css_classes=["hm-signal-data"])
+        self.hook_button = pn.widgets.Button(label="Send signal", color="warning", width=110,
+                                             css_classes=["hm-signal"])
+        self.interrupt_button.on_click(self._interrupt)
+        self.rerun_button.on_click(self._rerun)
+        self.hook_button.on_click(self._signal)
+        actions = pn.Row(self.interrupt_button, self.rerun_button, pn.Spacer(width=20), self.hook_topic,
+                         self.hook_data, self.hook_button, align="end")
+        self.empty = pn.pane.HTML("<div class='hm-muted hm-empty'>No run open. Start a job or click a run in "
+                                  "the Runs tab, or paste a job id.</div>")
+        self.body = pn.Column(
+            actions,
+            pn.Row(pn.Column(pn.pane.Bokeh(self.graph.figure, sizing_mode="stretch_width"),
+                             pn.pane.HTML(legend_html("status")),
+                             pn.pane.HTML("<div class='hm-card-title'>Timeline</div>"),
+                             pn.pane.Bokeh(self.timeline.figure, sizing_mode="stretch_width"),
+                             sizing_mode="stretch_width"),
+                   pn.Column(pn.pane.HTML("<div class='hm-card-title'>Inspector</div>"), self.inspector,
+                             width=400, styles={"border-left": "1px solid #e2e8f0", "padding-left": "10px"}),
+                   sizing_mode="stretch_width"),
+            sizing_mode="stretch_width", visible=False)
+        self.panel = pn.Column(self.header, self.message, self.empty, self.body, sizing_mode="stretch_width")
+
+    # -- open / close --------------------------------------------------------------------------
+    async def open(self, jid: str) -> bool:
+        """Show job ``jid`` live; False (and a message in the page) when it cannot be opened."""
+        self.close()
+        jid = jid.strip()
+        self.message.visible = False
+        if self.hub is None:
+            self.hub = EventHub(self.mesh.client)
+        if self._own_hub:
+            await self.hub.add_app(self.mesh.app_id, self.mesh.keys.job_events_pattern())
+            await self.mesh.watch(30)
+        self.feed = self.hub.feed(self.mesh.app_id, jid)      # subscribe first ...
+        try:
+            export = await self.mesh.export(jid)              # ... then snapshot
+        except JobNotFoundError:
+            return self._fail(f"No job with id '{html.escape(jid)}' in app {self.mesh.app_id} "
+                              "(it may have expired or been scrubbed).")
+        except Exception as exc:  # noqa: BLE001 - shown in the page
+            return self._fail(describe_error(exc))
+        self.jid = jid
+        self.state = JobState(jid)
+        self._generation = self.hub.generation
+        await self._load(export)
+        self.state.apply(self.feed.drain())                  # ... then what arrived meanwhile
+        self._render()
+        self.empty.visible, self.body.visible = False, True
+        self._callback = every(self._tick, TICK_MS)
+        return True
+
+    def _fail(self, text: str) -> bool:
+        self.close()
+        self.message.object = text
+        self.message.visible = True
+        self.header.object = ""
+        self.graph.clear()
+        self.timeline.update([])
+        self.empty.visible, self.body.visible = True, False
+        return False
+
+    def close(self) -> None:
+        if self._callback is not None:
+            self._callback.stop()
+            self._callback = None
+        if self.feed is not None:
+            self.feed.close()
+            self.feed = None
+
+    async def _load(self, export: dict[str, Any]) -> None:
+        assert self.state is not None
+        self.export = export
+        meta = export.get("metadata", {})
+        version = str(meta.get("vrs") or "")
+        if version not in self._apps:
+            raw = await self.mesh.store.compiled(version)
+            source = await self.mesh.store.source(version)
+            if raw is None:
+                raise JobNotFoundError(f"version {version} of the job is not deployed", job_id=self.jid)
+            self._apps[version] = (CompiledApp.from_json(raw), source)
+        self.app, self.source = self._apps[version]
+        topic = meta.get("tpc") or ""
+        graph = next((g for g in self.app.graphs if g.subscribes == topic), self.app.graphs[0])
+        self.graph.show(graph_model(self.app, graph))
+        hooks = list(self.app.hooks)
+        self.hook_topic.options = hooks
+        if self.hook_topic.value not in hooks:
+            self.hook_topic.value = hooks[0] if hooks else None
+        for widget in (self.hook_topic, self.hook_data, self.hook_button):
+            widget.visible = bool(hooks)
+        self.state.load_export(export)
+
+    # -- live updates --------------------------------------------------------------------------
+    async def _tick(self) -> None:
+        if self.feed is None or self.state is None or self.hub is None:
+            return
+        self._ticks += 1
+        if self._own_hub and self._ticks % 50 == 0:
+            await self.mesh.watch(30)
+        if self.hub.generation != self._generation:     # reconnected: events may have been lost
+            self._generation = self.hub.generation
+            await self.refresh()
+            return
+        events = self.feed.drain()
+        running = self.state.job_status == "running"
+        if not events:
+            if running and self._ticks % 5 == 0:
+                self.timeline.update(self.state.timeline())    # running bars grow
+            return
+        changed = self.state.apply(events)
+        self.events_applied += len(events)
+        finished = any(e.get("finished") == 1 or e.get("status") == "interrupted" for e in events)
+        if finished or (self.graph.selected and self.graph.selected in changed):
+            await self.refresh()
+        elif changed:
+            self._render()
+
+    async def refresh(self) -> None:
+        """Take a fresh snapshot (outputs for the inspector, or after a reconnect)."""
+        if self.jid is None or self.state is None:
+            return
+        try:
+            export = await self.mesh.export(self.jid)
+        except Exception as exc:  # noqa: BLE001 - e.g. the job expired while open
+            self.message.object, self.message.visible = describe_error(exc), True
+            return
+        self.export = export
+        self.state.load_export(export)
+        self._render()
+
+    def _render(self) -> None:
+        if self.state is None or self.graph.model is None:
+            return
+        aids = [n.id for n in self.graph.model.nodes]
+        self.graph.set_statuses(self.state.statuses(aids))
+        self.timeline.update(self.state.timeline())
+        self.header.object = self._header_html()
+        self.interrupt_button.disabled = self.state.job_status != "running"
+        if self.graph.selected:
+            self._show_inspector(self.graph.selected)
+
+    def _header_html(self) -> str:
+        assert self.state is not None
+        meta = (self.export or {}).get("metadata", {})
+        status = self.state.job_status
+        err = meta.get("err")
+        error = ""
+        if err:
+            try:
+                error = json.loads(err).get("message", err) if isinstance(err, str) else str(err)
+            except ValueError:
+                error = str(err)
+        cells = [("job", self.jid), ("topic", meta.get("tpc")), ("version", meta.get("vrs")),
+                 ("created", meta.get("jc")), ("events applied", self.events_applied)]
+        info = " ".join(f"<span class='hm-muted'>{k}</span> <code>{html.escape(str(v))}</code>" for k, v in cells)
+        return (f"<div class='hm-title'>Run <span class='hm-badge hm-status-{status} hm-job-status' "
+                f"data-status='{status}'>{status}</span></div><div>{info}</div>"
+                + (f"<div style='color:#b91c1c'>error: {html.escape(error)}</div>" if error else ""))
+
+    # -- inspector -----------------------------------------------------------------------------
+    def _on_select(self, aid: str | None) -> None:
+        if aid is None:
+            return
+        self._show_inspector(aid)
+
+    def _show_inspector(self, aid: str) -> None:
+        if self.app is None or self.state is None:
+            return
+        activity = self.app.activities.get(aid)
+        text = activity_yaml(activity, self.source, self.folder) if activity else ""
+        self.inspector.object = inspector_html(activity, aid, self.export, self.state.node_status(aid), text)
+
+    # -- actions -------------------------------------------------------------------------------
+    def _say(self, text: str, kind: str = "success") -> None:
+        self.message.alert_type, self.message.object, self.message.visible = kind, text, True
+
+    def _topic(self) -> str:
+        return str((self.export or {}).get("metadata", {}).get("tpc") or "")
+
+    async def _interrupt(self, _event: Any = None) -> None:
+        if self.jid is None:
+            return
+        if not hasattr(self.mesh, "interrupt"):
+            self._say("Interrupt is not available in this engine version.", "warning")
+            return
+        try:
+            await self.mesh.interrupt(self._topic(), self.jid, reason="interrupted from the studio")
+            self._say(f"Interrupt sent to job {self.jid}.", "info")
+        except Exception as exc:  # noqa: BLE001 - shown in the page
+            self._say(f"Interrupt failed: {describe_error(exc)}", "danger")
+
+    async def _signal(self, _event: Any = None) -> None:
+        if not hasattr(self.mesh, "hook"):
+            self._say("Hook signals are not available in this engine version.", "warning")
+            return
+        try:
+            data = json.loads(self.hook_data.value_input or self.hook_data.value or "{}")
+            if not isinstance(data, dict):
+                raise ValueError("signal data must be a JSON object")
+        except ValueError as exc:
+            self._say(f"Invalid signal data: {exc}", "danger")
+            return
+        topic = self.hook_topic.value
+        if not topic:
+            self._say("This app has no hook topics to signal.", "warning")
+            return
+        try:
+            found = await self.mesh.hook(topic, data)
+            self._say(f"Signal sent on {topic}." if found else f"No hook is waiting for this signal on {topic}.",
+                      "info" if found else "warning")
+        except Exception as exc:  # noqa: BLE001 - shown in the page
+            self._say(f"Signal failed: {describe_error(exc)}", "danger")
+
+    async def _rerun(self, _event: Any = None) -> None:
+        trigger = next((a for a in (self.export or {}).get("activities", []) if a.get("type") == "trigger"), None)
+        if trigger is None:
+            self._say("This job has no trigger input to run again.", "warning")
+            return
+        try:
+            jid = await self.mesh.pub(self._topic(), dict(trigger.get("output") or {}))
+        except Exception as exc:  # noqa: BLE001 - e.g. a duplicate job id taken from the input
+            self._say(f"Run again failed: {describe_error(exc)}", "danger")
+            return
+        if self.on_open_job is not None:
+            result = self.on_open_job(jid)
+            if result is not None:
+                await result
+        else:
+            await self.open(jid)

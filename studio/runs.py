@@ -1,0 +1,238 @@
+"""The runs of an app: a table filterable by status, id, topic, version, time and input values,
+kept current by the app's live events; and the form that starts a job.
+
+Rows come from ``HotMesh.list_jobs`` plus one pipelined HMGET per job for its status and metadata.
+``RunsTable`` needs only a ``HotMesh`` and optionally a ``Feed``, so notebooks can reuse it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pandas as pd
+import panel as pn
+
+from hotmesh_core import HotMesh
+from hotmesh_core.keys import JobFields
+
+from .events import Feed
+from .status import job_status, parse_ts
+from .theme import STATUS_COLORS, TABLE_CSS
+
+FIELDS = [JobFields.SEMAPHORE, JobFields.meta("tpc"), JobFields.meta("vrs"), JobFields.meta("jc"),
+          JobFields.meta("ju"), JobFields.meta("err")]
+COLUMNS = ["jid", "status", "topic", "version", "created", "duration", "input"]
+SINCE = {"any time": None, "last 5 minutes": 300, "last hour": 3600, "last 24 hours": 86400}
+INPUT_CHARS = 160
+
+
+async def fetch_rows(mesh: HotMesh, jobs: list[tuple[str, int]], triggers: dict[str, str]) -> list[dict[str, Any]]:
+    """One row per ``(jid, created_ms)``: status, topic, version, times and the trigger's input.
+
+    One pipelined HMGET per job reads the metadata and the trigger entry of every graph of the
+    app (a handful of fields), so the input comes in the same round trip.
+    """
+    topics = list(triggers)
+    inputs = [JobFields.activity(triggers[t], ",0") for t in topics]
+    async with mesh.client.pipeline(transaction=False) as pipe:
+        for jid, _ in jobs:
+            pipe.hmget(mesh.keys.job(jid), FIELDS + inputs)
+        values = await pipe.execute()
+    rows = []
+    for (jid, created_ms), value in zip(jobs, values, strict=True):
+        if value[0] is None:
+            continue
+        head, tail = value[:len(FIELDS)], value[len(FIELDS):]
+        raw_input = tail[topics.index(head[1])] if head[1] in topics else None
+        rows.append(make_row(jid, created_ms, head, raw_input))
+    return rows
+
+
+def make_row(jid: str, created_ms: int, value: list[str | None], raw_input: str | None) -> dict[str, Any]:
+    semaphore, topic, version, created, updated, err = value
+    created_ms = parse_ts(created) or created_ms
+    started, ended = created_ms, parse_ts(updated)
+    status = job_status(int(semaphore or 0), bool(err))
+    if status == "running":
+        duration = "running"
+    elif ended and ended > started:
+        duration = f"{(ended - started) / 1000:.3f} s"
+    else:
+        duration = "—"         # the job hash does not record when it finished
+    data = ""
+    if raw_input:
+        try:
+            data = json.dumps(json.loads(raw_input).get("output", {}).get("data", {}), sort_keys=True)
+        except (ValueError, AttributeError):
+            data = ""
+    return {"jid": jid, "status": status, "topic": topic or "", "version": version or "",
+            "created_ms": created_ms, "created": _clock(created_ms), "duration": duration,
+            "input": data[:INPUT_CHARS]}
+
+
+def filter_rows(frame: pd.DataFrame, status: str = "all", jid: str = "", topic: str = "all",
+                version: str = "all", since_seconds: int | None = None, text: str = "",
+                now_ms: int | None = None) -> pd.DataFrame:
+    """The rows matching every filter that is set (pure, used by the table and the tests)."""
+    if frame.empty:
+        return frame
+    mask = pd.Series(True, index=frame.index)
+    if status != "all":
+        mask &= frame["status"] == status
+    if jid.strip():
+        mask &= frame["jid"].str.contains(jid.strip(), case=False, regex=False)
+    if topic != "all":
+        mask &= frame["topic"] == topic
+    if version != "all":
+        mask &= frame["version"] == version
+    if since_seconds:
+        now_ms = now_ms or int(time.time() * 1000)
+        mask &= frame["created_ms"] >= now_ms - since_seconds * 1000
+    if text.strip():
+        mask &= frame["input"].str.contains(text.strip(), case=False, regex=False)
+    return frame[mask]
+
+
+def _clock(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}"
+
+
+class RunsTable:
+    """The runs list; ``on_open(jid)`` is called when a row is clicked."""
+
+    def __init__(self, mesh: HotMesh, feed: Feed | None = None, limit: int = 5000,
+                 on_open: Callable[[str], Awaitable[None] | None] | None = None) -> None:
+        self.mesh = mesh
+        self.feed = feed
+        self.limit = limit
+        self.on_open = on_open
+        self.frame = pd.DataFrame(columns=[*COLUMNS, "created_ms"])
+        self.triggers: dict[str, str] = {}
+        self.status = pn.widgets.Select(label="Status", value="all", width=120,
+                                        options=["all", "running", "done", "failed", "interrupted"])
+        self.jid = pn.widgets.TextInput(label="Job id", placeholder="contains…", width=160)
+        self.topic = pn.widgets.Select(label="Topic", options=["all"], width=140)
+        self.version = pn.widgets.Select(label="Version", options=["all"], width=90)
+        self.since = pn.widgets.Select(label="Created", options=list(SINCE), width=135)
+        self.text = pn.widgets.TextInput(label="Input contains", placeholder="e.g. world", width=160)
+        self.refresh_button = pn.widgets.Button(label="Refresh", color="light", width=80, align="end")
+        self.count = pn.pane.HTML("", css_classes=["hm-muted", "hm-runs-count"], align="end", width=120)
+        self.message = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
+        self.table = pn.widgets.Tabulator(
+            self.frame[COLUMNS], pagination="remote", page_size=15, show_index=False, disabled=True,
+            selectable=False, sizing_mode="stretch_width", theme="bootstrap5", layout="fit_data_stretch",
+            css_classes=["hm-runs-table"], header_align="left", stylesheets=[TABLE_CSS])
+        if self.table.style is not None:          # pandas Styler: a colour per status cell
+            self.table.style.map(_status_style, subset=["status"])
+        self.table.on_click(self._clicked)
+        for widget in (self.status, self.jid, self.topic, self.version, self.since, self.text):
+            widget.param.watch(lambda _e: self.apply_filters(), "value")
+        self.refresh_button.on_click(self._refresh_clicked)
+        self.panel = pn.Column(
+            pn.Row(self.status, self.jid, self.topic, self.version, self.since, self.text,
+                   self.refresh_button, self.count),
+            self.message, self.table, sizing_mode="stretch_width")
+        self.load_seconds = 0.0
+
+    async def load(self) -> None:
+        """Read the newest ``limit`` jobs and show them."""
+        started = time.perf_counter()
+        try:
+            await self._read_triggers()
+            jobs = await self.mesh.list_jobs(limit=self.limit)
+            rows = await fetch_rows(self.mesh, jobs, self.triggers)
+        except Exception as exc:  # noqa: BLE001 - shown in the page
+            from .runtime import describe_error
+
+            self.message.object, self.message.visible = f"Could not read runs: {describe_error(exc)}", True
+            return
+        self.message.visible = False
+        self.frame = pd.DataFrame(rows, columns=[*COLUMNS, "created_ms"])
+        self._options()
+        self.apply_filters()
+        self.load_seconds = time.perf_counter() - started
+
+    async def _read_triggers(self) -> None:
+        from hotmesh_core.compiler import CompiledApp
+
+        record = await self.mesh.store.app_record()
+        for key in record:
+            if key.startswith("versions/"):
+                raw = await self.mesh.store.compiled(key.split("/", 1)[1])
+                if raw:
+                    self.triggers.update(CompiledApp.from_json(raw).subscriptions)
+
+    def _options(self) -> None:
+        topics = ["all", *sorted(set(self.frame["topic"]) - {""})]
+        versions = ["all", *sorted(set(self.frame["version"]) - {""}, key=_version_key)]
+        if list(self.topic.options) != topics:
+            self.topic.options = topics
+        if list(self.version.options) != versions:
+            self.version.options = versions
+
+    def apply_filters(self) -> None:
+        view = filter_rows(self.frame, self.status.value, self.jid.value or "", self.topic.value,
+                           self.version.value, SINCE.get(self.since.value), self.text.value or "")
+        self.table.value = view[COLUMNS].reset_index(drop=True)
+        self.count.object = f"{len(view):,} of {len(self.frame):,} runs"
+
+    async def apply_events(self, events: list[dict[str, Any]]) -> int:
+        """Update the rows of the jobs these events are about (new jobs are added on top)."""
+        jids = list(dict.fromkeys(e["jid"] for e in events if e.get("jid") and (
+            e.get("finished") == 1 or e.get("atp") in ("trigger", "job") or e.get("status") == "failed")))
+        if not jids:
+            return 0
+        known = dict(zip(self.frame["jid"], self.frame["created_ms"], strict=True)) if len(self.frame) else {}
+        now = int(time.time() * 1000)
+        new_triggers = [e for e in events if e.get("atp") == "trigger"]
+        created = {e["jid"]: int(e.get("ts") or now) for e in new_triggers}
+        jobs = [(jid, int(known.get(jid, created.get(jid, now)))) for jid in jids]
+        if new_triggers and not self.triggers:
+            await self._read_triggers()
+        rows = await fetch_rows(self.mesh, jobs, self.triggers)
+        if not rows:
+            return 0
+        ends = {e["jid"]: e["ts"] for e in events if e.get("finished") == 1 and isinstance(e.get("ts"), int)}
+        for row in rows:      # the live event knows when the job finished; the job hash does not
+            end = ends.get(row["jid"])
+            if end and row["status"] != "running" and end > row["created_ms"]:
+                row["duration"] = f"{(end - row['created_ms']) / 1000:.3f} s"
+        fresh = pd.DataFrame(rows, columns=[*COLUMNS, "created_ms"])
+        rest = self.frame[~self.frame["jid"].isin(fresh["jid"])]
+        frame = pd.concat([fresh, rest] if len(rest) else [fresh], ignore_index=True)
+        self.frame = frame.sort_values("created_ms", ascending=False, kind="stable").head(self.limit)
+        self.frame = self.frame.reset_index(drop=True)
+        self._options()
+        self.apply_filters()
+        return len(rows)
+
+    async def tick(self) -> None:
+        if self.feed is not None:
+            events = self.feed.drain()
+            if events:
+                await self.apply_events(events)
+
+    async def _refresh_clicked(self, _event: Any) -> None:
+        await self.load()
+
+    async def _clicked(self, event: Any) -> None:
+        try:
+            jid = str(self.table.value.iloc[event.row]["jid"])
+        except (IndexError, KeyError):
+            return
+        if self.on_open is not None:
+            result = self.on_open(jid)
+            if result is not None:
+                await result
+
+
+def _status_style(value: Any) -> str:
+    color = STATUS_COLORS.get(str(value))
+    return f"background-color: {color}; font-weight: 600" if color else ""
+
+
+def _version_key(label: str) -> tuple[int, Any]:
+    return (0, int(label)) if label.isdigit() else (1, label)

@@ -1,0 +1,169 @@
+"""Versions of an app: which are deployed and which is active, a text and graph diff between any
+two, activation (also a roll back to an older one) with the protocol's outcome, and 'edit from
+this version' to restore an old definition."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pandas as pd
+import panel as pn
+
+from hotmesh_core import HotMesh
+from hotmesh_core.compiler import CompiledApp
+
+from .diff import graph_diffs, text_diff_html
+from .editor import activation_text
+from .graph import GraphView
+from .runtime import describe_error
+from .theme import TABLE_CSS, legend_html
+
+
+def version_rows(record: dict[str, str]) -> list[dict[str, Any]]:
+    """Rows from the app registry hash: version, state, deployed/activated stamps (newest first)."""
+    active = record.get("version") if record.get("active") == "true" else None
+    rows = []
+    for key, value in record.items():
+        if not key.startswith("versions/"):
+            continue
+        version = key.split("/", 1)[1]
+        event, _, stamp = value.partition(":")
+        rows.append({"version": version, "state": "active" if version == active else "deployed",
+                     "last event": event, "at": _stamp(stamp)})
+    rows.sort(key=lambda r: (0, int(r["version"])) if r["version"].isdigit() else (1, r["version"]), reverse=True)
+    return rows
+
+
+def _stamp(value: str) -> str:
+    if len(value) < 14:
+        return value
+    return f"{value[0:4]}-{value[4:6]}-{value[6:8]} {value[8:10]}:{value[10:12]}:{value[12:14]} UTC"
+
+
+class VersionsView:
+    def __init__(self, mesh: HotMesh, on_edit: Callable[[str, str], Any] | None = None,
+                 on_activated: Callable[[str], Awaitable[None] | None] | None = None) -> None:
+        self.mesh = mesh
+        self.on_edit = on_edit
+        self.on_activated = on_activated
+        self.rows: list[dict[str, Any]] = []
+        self.apps: dict[str, tuple[CompiledApp, str]] = {}
+        self.table = pn.widgets.Tabulator(pd.DataFrame(columns=["version", "state", "last event", "at"]),
+                                          show_index=False, disabled=True, selectable=False, theme="bootstrap5",
+                                          sizing_mode="stretch_width", height=200, layout="fit_data_stretch",
+                                          css_classes=["hm-versions-table"], stylesheets=[TABLE_CSS])
+        self.old = pn.widgets.Select(label="Compare", options=[], width=120)
+        self.new = pn.widgets.Select(label="with", options=[], width=120)
+        self.graph_topic = pn.widgets.Select(label="Graph", options=[], width=200)
+        self.activate_version = pn.widgets.Select(label="Version", options=[], width=120)
+        self.activate_button = pn.widgets.Button(label="Activate", color="primary", width=110,
+                                                 align="end", css_classes=["hm-activate"])
+        self.edit_button = pn.widgets.Button(label="Edit from this version", color="light", width=180,
+                                             align="end")
+        self.outcome = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width",
+                                     css_classes=["hm-activate-outcome"])
+        self.text = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["hm-text-diff"])
+        self.summary = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.graph = GraphView(name="diff", height=320)
+        self._diffs: dict[str, Any] = {}
+        for widget in (self.old, self.new):
+            widget.param.watch(lambda _e: pn.state.execute(self.compare), "value")
+        self.graph_topic.param.watch(lambda _e: self._show_graph(), "value")
+        self.activate_button.on_click(self._activate)
+        self.edit_button.on_click(self._edit)
+        self.panel = pn.Column(
+            pn.Row(pn.Column(pn.pane.HTML("<div class='hm-card-title'>Deployed versions</div>"), self.table,
+                             sizing_mode="stretch_width"),
+                   pn.Column(pn.pane.HTML("<div class='hm-card-title'>Activate or roll back</div>"),
+                             pn.Row(self.activate_version, self.activate_button), self.edit_button,
+                             self.outcome, width=420)),
+            pn.pane.HTML("<div class='hm-card-title'>Diff</div>"),
+            pn.Row(self.old, self.new, self.graph_topic),
+            pn.Row(pn.Column(self.text, sizing_mode="stretch_width"),
+                   pn.Column(pn.pane.Bokeh(self.graph.figure, sizing_mode="stretch_width"), self.summary,
+                             pn.pane.HTML(legend_html("diff")), sizing_mode="stretch_width"),
+                   sizing_mode="stretch_width"),
+            sizing_mode="stretch_width")
+
+    async def load(self) -> None:
+        try:
+            record = await self.mesh.store.app_record()
+        except Exception as exc:  # noqa: BLE001 - shown in the page
+            self._say(f"Could not read versions: {describe_error(exc)}", "danger")
+            return
+        self.rows = version_rows(record)
+        self.table.value = pd.DataFrame(self.rows, columns=["version", "state", "last event", "at"])
+        labels = [r["version"] for r in self.rows]
+        active = next((r["version"] for r in self.rows if r["state"] == "active"), None)
+        for select in (self.old, self.new, self.activate_version):
+            select.options = labels
+        if labels:
+            self.new.value = active or labels[0]
+            self.old.value = labels[1] if len(labels) > 1 and labels[0] == self.new.value else labels[0]
+            self.activate_version.value = labels[0]
+        await self.compare()
+
+    async def _app(self, version: str) -> tuple[CompiledApp, str] | None:
+        if version not in self.apps:
+            raw = await self.mesh.store.compiled(version)
+            if raw is None:
+                return None
+            self.apps[version] = (CompiledApp.from_json(raw), await self.mesh.store.source(version) or "")
+        return self.apps[version]
+
+    async def compare(self) -> None:
+        if not self.old.value or not self.new.value:
+            self.text.object = "<div class='hm-muted'>No versions deployed yet.</div>"
+            return
+        old, new = await self._app(self.old.value), await self._app(self.new.value)
+        if old is None or new is None:
+            return
+        self.text.object = text_diff_html(old[1], new[1], f"version {self.old.value}", f"version {self.new.value}")
+        self._diffs = {d.topic: d for d in graph_diffs(old[0], new[0])}
+        topics = list(self._diffs)
+        self.graph_topic.options = topics
+        if self.graph_topic.value not in topics and topics:
+            self.graph_topic.value = topics[0]
+        self._show_graph()
+
+    def _show_graph(self) -> None:
+        diff = self._diffs.get(self.graph_topic.value)
+        if diff is None:
+            return
+        self.graph.show(diff.model)
+        self.graph.set_marks(diff.marks)
+        counts = {k: sum(1 for v in diff.marks.values() if v == k) for k in ("added", "removed", "changed")}
+        details = "".join(f"<li><b>{aid}</b>: {', '.join(fields)}</li>" for aid, fields in diff.changes.items()
+                          if fields)
+        self.summary.object = (f"<div class='hm-muted hm-diff-summary'>{counts['added']} added · {counts['removed']} "
+                               f"removed · {counts['changed']} changed</div>"
+                               + (f"<ul class='hm-muted'>{details}</ul>" if details else ""))
+
+    async def _activate(self, _event: Any = None) -> None:
+        version = self.activate_version.value
+        if not version:
+            return
+        self._say(f"Activating version {version}…", "info")
+        try:
+            result = await self.mesh.activate(version)
+        except Exception as exc:  # noqa: BLE001 - shown in the page
+            self._say(f"Activation of version {version} failed: {describe_error(exc)}", "danger")
+            return
+        self._say(f"Version **{version}**: {activation_text(result)}.", "success" if result is not False else "danger")
+        await self.load()
+        if self.on_activated is not None:
+            outcome = self.on_activated(version)
+            if outcome is not None:
+                await outcome
+
+    async def _edit(self, _event: Any = None) -> None:
+        version = self.activate_version.value
+        found = await self._app(version) if version else None
+        if found is not None and self.on_edit is not None:
+            outcome = self.on_edit(version, found[1])
+            if outcome is not None:
+                await outcome
+
+    def _say(self, text: str, kind: str) -> None:
+        self.outcome.alert_type, self.outcome.object, self.outcome.visible = kind, text, True

@@ -1,0 +1,85 @@
+"""The apps the browser tests serve: the demo app with slower workers (so a job's nodes are seen
+running), and a 'sleepy' app with a long sleep (interrupt) and a web hook (signal). Each app id
+carries the test process id, so the studio's keys and channels never meet other tests'."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PREFIX = f"st{os.getpid()}"
+DEMO = f"{PREFIX}-demo"
+SLEEPY = f"{PREFIX}-sleepy"
+
+SLOW_WORKERS = '''
+import asyncio
+from hotmesh_core import WorkerMessage
+
+async def compose(message: WorkerMessage):
+    await asyncio.sleep(2.5)      # long enough to see it running even on a busy 2-core machine
+    return {"message": f"{message.data.get('greeting', 'hello')}, {message.data['name']}!"}
+
+async def shout(message: WorkerMessage):
+    await asyncio.sleep(1.5)
+    return {"text": message.data["text"].upper()}
+
+WORKERS = {"demo.compose": compose, "demo.shout": shout}
+EXAMPLE = {"topic": "demo.greet", "data": {"name": "world", "shout": True}}
+'''
+
+SLEEPY_YAML = """
+app:
+  id: {APP}
+  version: '1'
+  graphs:
+    - subscribes: nap.start
+      expire: 300
+      activities:
+        begin: { type: trigger, title: Nap requested, stats: { id: '{$self.input.data.id}' } }
+        nap: { type: hook, title: Sleep a minute, sleep: 60 }
+        after: { type: hook, title: Woke up, job: { maps: { woke: true } } }
+      transitions:
+        begin: [ { to: nap } ]
+        nap: [ { to: after } ]
+    - subscribes: approval.start
+      expire: 300
+      activities:
+        ask: { type: trigger, title: Approval requested, stats: { id: '{$self.input.data.id}' } }
+        wait: { type: hook, title: Wait for the signal, job: { maps: { answer: '{$self.hook.data.answer}' } } }
+        decided: { type: hook, title: Decided }
+      transitions:
+        ask: [ { to: wait } ]
+        wait: [ { to: decided } ]
+      hooks:
+        approval.answer:
+          - to: wait
+            conditions:
+              match:
+                - expected: '{$job.metadata.jid}'
+                  actual: '{$self.hook.data.id}'
+"""
+
+SLEEPY_WORKERS = '''
+WORKERS = {}
+EXAMPLE = {"topic": "nap.start", "data": {"id": "nap-1"}}
+'''
+
+
+def make_assets(target: Path) -> Path:
+    """``target/apps/{demo,sleepy}`` with unique app ids; returns ``target`` (HOTMESH_ASSETS)."""
+    demo = target / "apps" / "demo"
+    demo.mkdir(parents=True)
+    text = (ROOT / "assets" / "apps" / "demo" / "app.yaml").read_text()
+    (demo / "app.yaml").write_text(text.replace("id: demo", f"id: {DEMO}", 1))
+    (demo / "workers.py").write_text(SLOW_WORKERS)
+    sleepy = target / "apps" / "sleepy"
+    sleepy.mkdir(parents=True)
+    (sleepy / "app.yaml").write_text(SLEEPY_YAML.replace("{APP}", SLEEPY))
+    (sleepy / "workers.py").write_text(SLEEPY_WORKERS)
+    return target
+
+
+def copy_orders(target: Path) -> None:
+    shutil.copytree(ROOT / "assets" / "apps" / "orders", target / "apps" / "orders")
