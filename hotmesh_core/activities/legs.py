@@ -104,6 +104,7 @@ def _finish_spec(engine: Engine, index: AppIndex, activity: Activity, state: Ste
                  ctx: dict[str, Any]) -> None:
     graph = index.app.graph_of(activity.graph)
     jid, gid = state.meta["jid"], state.meta["gid"]
+    spec.hset[JobFields.meta("ju")] = timestamp()     # last update: a finished job's end time
     spec.finishing = True
     spec.done_expire = expire_seconds(engine, activity, graph.expire, ctx)
     spec.done_message = completion_message(engine, jid, gid, state.meta, graph.publishes,
