@@ -41,7 +41,7 @@ class Settings:
     #: default pubsub timeout (seconds)
     pubsub_timeout: float = 1.0
     #: lease (seconds) of the time-hook scout role; renewed by its holder
-    scout_lease_seconds: float = 5.0
+    scout_lease_seconds: float = 15.0
     #: hash-slot shards for Redis Cluster (see keys.py); 1 = classic single-node layout
     shards: int = 1
     #: quorum ping round delay (ms)

@@ -1,7 +1,7 @@
 """The time-hook scout (spec 5.9, fixing Q8): one engine at a time moves due timers into the stream.
 
-The role is a short lease (``SET NX PX``) that its holder renews every third of its length and
-releases on stop, so a dead holder delays timers by one lease, not a minute. Due times and the
+The role is a short lease (``SET NX PX``, 15 s by default) that its holder renews every third of
+its length and releases on stop, so a dead holder delays timers by one lease, not a minute. Due times and the
 "is it due" check both use the Redis server clock inside ``scripts/timers.lua``.
 """
 
