@@ -1,0 +1,261 @@
+"""Notebook widgets: the studio's views in Jupyter, driven by a blocking ``SyncHotMesh``.
+
+    import panel as pn
+    from studio import widgets
+    pn.extension(inline=True)                  # inline: renders offline (pn.extension() needs a CDN)
+    hm = widgets.connect("demo", workers=[...])
+    widgets.dag(hm)                            # the DAG of the active version
+    widgets.job_view(hm, jid)                  # a live job: graph coloured by status, timeline, inspector
+    widgets.runs(hm); widgets.editor(hm)
+
+Each function returns a small wrapper whose ``view`` is the studio object itself (``GraphView``,
+``EditorView``, ``JobView``, ``RunsTable``) and which displays as that view's Panel layout.
+
+The HotMesh of a ``SyncHotMesh`` lives on a background event loop (its Redis connections belong to
+that loop). The views' async work therefore runs there: opening a job, its live ticks and the runs
+query are scheduled on that loop, and the view gets a ``LoopMesh`` whose coroutine methods (deploy,
+activate, hook, interrupt, pub, ...) are forwarded to that loop, so a button clicked in the
+notebook (whose callbacks run on the kernel's loop) still talks to Redis from the right loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import panel as pn
+import yaml
+
+from hotmesh_core import HotMesh
+from hotmesh_core.compiler import CompiledApp, compile_app, load_manifest
+from hotmesh_core.sync import SyncHotMesh
+
+from .editor import EditorView
+from .graph import GraphView
+from .job import JobView
+from .model import SIGNAL_KIND, graph_models
+from .runs import RunsTable
+
+T = TypeVar("T")
+
+__all__ = ["connect", "dag", "editor", "job_view", "runs", "LoopMesh", "Dag", "Editor", "Job", "Runs"]
+
+
+def connect(app_id: str, redis_url: str | None = None, **options: Any) -> SyncHotMesh:
+    """``SyncHotMesh(app_id, redis_url, **options)``: ``None`` (and no ``REDIS_URL``) starts an
+    embedded redis-server. Options are those of ``HotMesh.init`` (``workers=[...]``, ``engine=``)."""
+    return SyncHotMesh(app_id, redis_url, **options)
+
+
+class LoopMesh:
+    """A ``HotMesh`` seen from another event loop: coroutine methods run on the mesh's own loop."""
+
+    def __init__(self, sync: SyncHotMesh) -> None:
+        self._sync = sync
+        self._loop: asyncio.AbstractEventLoop = sync._loop
+
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
+        """Run ``coroutine`` on the mesh's loop; the result is awaitable from any running loop."""
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        return asyncio.wrap_future(future)
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30) -> T:
+        """Run ``coroutine`` on the mesh's loop and block until it is done (from a notebook cell)."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._sync.hm, name)
+        if not inspect.iscoroutinefunction(attribute):
+            return attribute
+
+        @functools.wraps(attribute)
+        async def forwarded(*args: Any, **kwargs: Any) -> Any:
+            return await self.submit(attribute(*args, **kwargs))
+
+        return forwarded
+
+
+def _sync(hm: Any) -> SyncHotMesh:
+    if isinstance(hm, SyncHotMesh):
+        return hm
+    raise TypeError(f"expected a SyncHotMesh (see widgets.connect), got {type(hm).__name__}")
+
+
+class _Widget:
+    """Displays as ``self.panel`` in a notebook (``_repr_mimebundle_`` of the Panel layout)."""
+
+    panel: Any
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        return self.panel._repr_mimebundle_(include, exclude)
+
+    def servable(self, *args: Any, **kwargs: Any) -> Any:
+        return self.panel.servable(*args, **kwargs)
+
+
+# -- the DAG --------------------------------------------------------------------------------------
+def _compiled(app_or_hm: Any) -> CompiledApp:
+    if isinstance(app_or_hm, CompiledApp):
+        return app_or_hm
+    if isinstance(app_or_hm, SyncHotMesh | LoopMesh):
+        sync = app_or_hm if isinstance(app_or_hm, SyncHotMesh) else app_or_hm._sync
+        store = sync.hm.store
+
+        async def active() -> str | None:
+            version = await store.active_version()
+            return await store.compiled(version) if version is not None else None
+
+        raw = sync._run(active())
+        if raw is None:
+            raise ValueError(f"app '{sync.hm.app_id}' has no active version (deploy and activate one)")
+        return CompiledApp.from_json(raw)
+    if isinstance(app_or_hm, HotMesh):
+        raise TypeError("pass a SyncHotMesh (widgets.connect), a CompiledApp, YAML text or a path")
+    if isinstance(app_or_hm, dict):
+        app_or_hm = yaml.safe_dump(app_or_hm, sort_keys=False)
+    return compile_app(load_manifest(app_or_hm if isinstance(app_or_hm, str | Path) else str(app_or_hm)))
+
+
+class Dag(_Widget):
+    """The DAG of one graph of an app (``graph``: its ``subscribes`` topic; default the first)."""
+
+    def __init__(self, app: CompiledApp, graph: str | None = None, direction: str = "LR", height: int = 360) -> None:
+        self.app = app
+        models = {m.topic: m for m in graph_models(app)}
+        if graph is not None and graph not in models:
+            raise KeyError(f"app '{app.id}' has no graph subscribed to '{graph}' (graphs: {sorted(models)})")
+        self.model = models[graph] if graph is not None else next(iter(models.values()))
+        self.view = GraphView(name="dag", height=height, direction=direction)
+        self.view.show(self.model)
+        self.panel = pn.pane.Bokeh(self.view.figure, sizing_mode="stretch_width")
+
+    def summary(self) -> dict[str, Any]:
+        return {"topic": self.model.topic, "nodes": [n.id for n in self.model.nodes],
+                "edges": [[e.source, e.target, e.kind] for e in self.model.edges]}
+
+
+def dag(app_or_hm: Any, graph: str | None = None, direction: str = "LR") -> Dag:
+    """The DAG of an app: a SyncHotMesh (its active version), a CompiledApp, YAML text or a path."""
+    return Dag(_compiled(app_or_hm), graph, direction)
+
+
+# -- the editor -----------------------------------------------------------------------------------
+class Editor(_Widget):
+    def __init__(self, hm: SyncHotMesh, text: str | None = None, folder: Path | None = None) -> None:
+        self.mesh = LoopMesh(hm)
+        self.view = EditorView(mesh=self.mesh, folder=folder, app_id=hm.hm.app_id, height=420)   # type: ignore[arg-type]
+        if text is not None:
+            self.view.load(text, original=True)
+        self.panel = self.view.panel
+
+    def load(self, text: str) -> dict[str, Any]:
+        """Put ``text`` in the editor and return the check: ``{"ok", "errors", "version", ...}``."""
+        self.view.load(text)
+        return self.result()
+
+    def result(self) -> dict[str, Any]:
+        check = self.view.check
+        app = check.app
+        return {"ok": check.ok, "errors": [{"message": e["message"], "line": e.get("line")} for e in check.errors],
+                "version": app.version if app else None, "warnings": list(check.warnings),
+                "annotations": list(self.view.code.annotations or []),
+                "deploy_enabled": not self.view.deploy_button.disabled}
+
+    def deploy(self, activate: bool = True) -> str:
+        """What the Deploy button does, from a cell: returns the outcome text."""
+        self.view.activate_box.value = activate
+        self.mesh.run(self.view._deploy(None))
+        return str(self.view.outcome.object)
+
+
+def editor(hm: SyncHotMesh, text: str | None = None, folder: Path | None = None) -> Editor:
+    """The YAML editor with validation (gutter annotations), a live DAG preview, deploy and activate."""
+    return Editor(_sync(hm), text, folder)
+
+
+# -- a live job ------------------------------------------------------------------------------------
+class Job(_Widget):
+    def __init__(self, hm: SyncHotMesh, folder: Path | None = None) -> None:
+        self.mesh = LoopMesh(hm)
+        self.view = JobView(self.mesh, folder=folder, on_open_job=self._open_async)   # type: ignore[arg-type]
+        self.panel = self.view.panel
+
+    def _open_async(self, jid: str) -> Any:
+        return self.mesh.submit(self.view.open(jid))
+
+    def open(self, jid: str) -> bool:
+        """Show job ``jid`` and follow it live (its ticks run on the mesh's loop)."""
+        return self.mesh.run(self.view.open(jid))
+
+    def refresh(self) -> None:
+        self.mesh.run(self.view.refresh())
+
+    def statuses(self) -> dict[str, str]:
+        """``{activity: status}`` as the graph shows it now (what the colours say)."""
+        data = self.view.graph.data
+        return {aid: status for aid, status, kind in zip(data["id"], data["status"], data["kind"], strict=True)
+                if kind != SIGNAL_KIND}
+
+    def colours(self) -> dict[str, str]:
+        data = self.view.graph.data
+        return dict(zip(data["id"], data["fill"], strict=True))
+
+    def inspect(self, aid: str) -> str:
+        """Select ``aid`` in the graph (as a click does) and return the inspector's HTML."""
+        self.view.graph.select(aid)
+        # Once displayed, the figure's document may hold its events until a frontend connects
+        # (a notebook run headless): apply the selection's effect now rather than on unhold.
+        self.view._on_select(aid)
+        return str(self.view.inspector.object)
+
+    def job_status(self) -> str | None:
+        return self.view.state.job_status if self.view.state else None
+
+    def close(self) -> None:
+        """Stop following the job (the periodic tick and the event subscription)."""
+        view = self.view
+
+        async def close() -> None:
+            view.close()
+            if view._own_hub and view.hub is not None:
+                await view.hub.stop()
+                view.hub = None
+
+        self.mesh.run(close())
+
+
+def job_view(hm: SyncHotMesh, job_id: str, folder: Path | None = None) -> Job:
+    """A live job: the DAG coloured by activity status, the Gantt timeline and the inspector."""
+    widget = Job(_sync(hm), folder)
+    widget.open(job_id)
+    return widget
+
+
+# -- runs ------------------------------------------------------------------------------------------
+class Runs(_Widget):
+    def __init__(self, hm: SyncHotMesh, limit: int = 500) -> None:
+        self.mesh = LoopMesh(hm)
+        self.view = RunsTable(self.mesh, limit=limit)   # type: ignore[arg-type]
+        load = self.view.load
+        self.view.load = lambda: self.mesh.submit(load())   # type: ignore[method-assign]  # Refresh button
+        self._load = load
+        self.panel = self.view.panel
+
+    def refresh(self) -> list[dict[str, Any]]:
+        self.mesh.run(self._load())
+        return self.rows()
+
+    def rows(self) -> list[dict[str, Any]]:
+        frame = self.view.table.value
+        return [] if frame is None else frame.to_dict("records")
+
+
+def runs(hm: SyncHotMesh, limit: int = 500) -> Runs:
+    """The runs table of the app (filter by status, id, topic, version, time, input)."""
+    widget = Runs(_sync(hm), limit)
+    widget.refresh()
+    return widget
