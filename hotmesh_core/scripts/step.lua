@@ -49,7 +49,8 @@ if spec.create then
     return {'exists', redis.call('HGET', job, 'm/src') or ''}
   end
 else
-  local head = redis.call('HMGET', job, ':', 'm/gid')
+  -- one read for every guard: the semaphore, the generation and (if guarded) the ledger
+  local head = redis.call('HMGET', job, ':', 'm/gid', spec.ledger and spec.ledger[1] or ':')
   if not head[1] or (spec.gid and head[2] ~= spec.gid) then
     ack()
     return {'gone'}
@@ -58,11 +59,8 @@ else
     ack()
     return {'inactive', head[1]}
   end
-  if spec.ledger then
-    local current = redis.call('HGET', job, spec.ledger[1])
-    if current ~= spec.ledger[2] then
-      return {'conflict', current or ''}
-    end
+  if spec.ledger and head[3] ~= spec.ledger[2] then
+    return {'conflict', head[3] or ''}
   end
   if spec.guid and redis.call('HSETNX', job, spec.guid, '1') == 0 then
     ack()
