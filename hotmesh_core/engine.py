@@ -9,7 +9,6 @@ pending, so it is redelivered (reclaim) up to the delivery cap.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -19,7 +18,7 @@ from . import messages as msgs
 from .activities import control, legs, trigger
 from .compiler.model import CompiledApp
 from .context import AppIndex
-from .errors import AppNotFoundError, HotMeshError, VersionNotFoundError
+from .errors import AppNotFoundError, VersionNotFoundError
 from .faults import crash_point
 from .keys import ENGINE_GROUP, JobFields
 from .serializer import decode, unflatten
@@ -177,13 +176,3 @@ def job_output(raw: dict[str, str]) -> dict[str, Any]:
     if data:
         out["data"] = data
     return out
-
-
-async def run_with_conflicts(step: Any, attempts: int = 20) -> Any:
-    """Run a read-compute-commit step again while its ledger compare-and-set conflicts."""
-    for attempt in range(attempts):
-        result = await step()
-        if result != "retry":
-            return result
-        await asyncio.sleep(0.001 * attempt)
-    raise HotMeshError("step kept conflicting with concurrent updates", 503)

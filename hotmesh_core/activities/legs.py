@@ -13,7 +13,6 @@ after, the redelivered copy finds the ledger moved on and is dropped.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -22,12 +21,12 @@ from ..compiler.model import Activity
 from ..context import SEEDED, AppIndex, StepState, fields_to_read, restore
 from ..errors import HotMeshError, PipeError
 from ..faults import crash_point
-from ..keys import WORKER_GROUP, JobFields
+from ..keys import JobFields
 from ..mapper import children_for, job_map_fields, truthy
-from ..pipe import UNDEFINED, map_rules, resolve
+from ..pipe import map_rules, resolve
 from ..serializer import dumps
 from ..store import StepSpec
-from ..util import parent_dad, timestamp, with_index
+from ..util import timestamp, with_index
 from .hooks import signal_key
 
 if TYPE_CHECKING:
@@ -128,6 +127,17 @@ def _activity_meta(activity: Activity, dad: str, state: StepState, **extra: Any)
     return meta
 
 
+async def _read_or_drop(engine: Engine, meta: dict[str, Any], ack: tuple[str, str, str],
+                        ) -> tuple[AppIndex, Activity, StepState] | None:
+    """The step's state, or None (the message acked and dropped) when the job is gone, of another
+    generation, or no longer running: the expected faults that make redeliveries harmless."""
+    found = await read_state(engine, meta["jid"], meta["aid"], meta["dad"])
+    if found is None or found[2].meta.get("gid") != meta.get("gid") or (found[2].semaphore or 0) <= 0:
+        await engine.store.ack(*ack)
+        return None
+    return found
+
+
 # -- leg 1 --------------------------------------------------------------------------------------
 async def leg1(engine: Engine, message: dict[str, Any], ack: tuple[str, str, str]) -> None:
     from . import control, hooks
@@ -135,12 +145,11 @@ async def leg1(engine: Engine, message: dict[str, Any], ack: tuple[str, str, str
     meta = message["metadata"]
     jid, aid, dad, gid = meta["jid"], meta["aid"], meta["dad"], meta.get("gid")
     for _ in range(20):
-        found = await read_state(engine, jid, aid, dad)
+        found = await _read_or_drop(engine, meta, ack)
         if found is None:
-            await engine.store.ack(*ack)
             return
         index, activity, state = found
-        if state.meta.get("gid") != gid or (state.semaphore or 0) <= 0 or state.ledger != SEEDED:
+        if state.ledger != SEEDED:
             await engine.store.ack(*ack)          # stale generation, inactive job, or a duplicate
             return
         spec = new_leg1_spec(engine, activity, jid, gid, dad, ack)
@@ -266,18 +275,16 @@ def _fail_in_leg1(engine: Engine, index: AppIndex, activity: Activity, state: St
 # -- leg 2 --------------------------------------------------------------------------------------
 async def leg2(engine: Engine, message: dict[str, Any], ack: tuple[str, str, str]) -> None:
     meta = message["metadata"]
-    jid, aid, dad, gid = meta["jid"], meta["aid"], meta["dad"], meta.get("gid")
+    aid, dad = meta["aid"], meta["dad"]
     for _ in range(20):
-        found = await read_state(engine, jid, aid, dad)
+        found = await _read_or_drop(engine, meta, ack)
         if found is None:
-            await engine.store.ack(*ack)
             return
         index, activity, state = found
         ledger = state.ledger
         digits = f"{ledger:015d}" if ledger is not None else ""
-        if (state.meta.get("gid") != gid or (state.semaphore or 0) <= 0 or not digits
-                or digits[0] == "9" or digits[1] == "9" or digits[2] != "9"):
-            await engine.store.ack(*ack)          # stale, inactive, leg 1 not done, or leg 2 closed
+        if not digits or digits[0] == "9" or digits[1] == "9" or digits[2] != "9":
+            await engine.store.ack(*ack)          # leg 1 not done, or leg 2 already closed
             return
         assert ledger is not None
         spec = _leg2_spec(engine, index, activity, state, message, dad, ledger, ack)
@@ -349,24 +356,6 @@ def _leg2_spec(engine: Engine, index: AppIndex, activity: Activity, state: StepS
     spec.event = engine.event(jid, activity.id, effective, activity.type, outcome, code)
     _finish_spec(engine, index, activity, state, spec, ctx)
     return spec
-
-
-def worker_ack(stream: str, message_id: str) -> tuple[str, str, str]:
-    return stream, WORKER_GROUP, message_id
-
-
-def error_payload(exc: BaseException) -> dict[str, Any]:
-    if isinstance(exc, HotMeshError):
-        return {"message": exc.message, "code": exc.code}
-    return {"message": str(exc) or type(exc).__name__, "code": 500, "name": type(exc).__name__}
-
-
-def parse_json(text: str) -> Any:
-    return json.loads(text)
-
-
-__all__ = ["leg1", "leg2", "seed_children", "expire_seconds", "completion_message", "parent_dad",
-           "UNDEFINED"]
 
 
 async def fail_exhausted(engine: Engine, message: dict[str, Any], ack: tuple[str, str, str], reason: str) -> None:

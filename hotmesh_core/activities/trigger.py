@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -154,7 +153,3 @@ async def start_child(engine: Engine, message: dict[str, Any], ack: tuple[str, s
             pipe.xack(ack[0], ack[1], ack[2])
             pipe.xdel(ack[0], ack[2])
             await pipe.execute()
-
-
-def describe(job: PreparedJob) -> str:
-    return json.dumps({"jid": job.jid, "fields": len(job.spec.hset)})
