@@ -43,11 +43,7 @@ import math
 import os
 import platform
 import re
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable
@@ -226,48 +222,6 @@ def loadavg1m() -> float:
 
 class PhaseError(RuntimeError):
     pass
-
-
-# ---------- a private redis-server (only when no port is given) ----------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class PrivateRedis:
-    """``redis-server`` on a free loopback port, no persistence (the arguments of run.sh)."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="hotmesh-bench-redis-")
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 10.0) -> int:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise SystemExit("redis-server not found on PATH (or pass --port / REDIS_PORT)")
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    return self.port
-            time.sleep(0.05)
-        self.stop()
-        raise SystemExit(f"redis-server did not start on port {self.port}")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(5)
-            if self.process.poll() is None:
-                self.process.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 # ---------- the benchmark ----------
@@ -697,10 +651,12 @@ async def amain(opts: Options) -> int:
 
 def main(argv: Iterable[str] | None = None) -> int:
     opts = parse_args(argv)
-    private: PrivateRedis | None = None
+    from hotmesh_core.redis_server import RedisServer  # the project's own launcher
+
+    private: RedisServer | None = None
     if not opts.port:
-        private = PrivateRedis()
-        opts.port = private.start()
+        private = RedisServer(port=0).start()          # free loopback port, no persistence
+        opts.port = private.port
     try:
         return asyncio.run(amain(opts))
     except Exception:

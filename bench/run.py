@@ -23,18 +23,19 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tarfile
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from hotmesh_core.redis_server import RedisServer  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -189,47 +190,13 @@ def markdown(rows: list[Row]) -> str:
 
 
 # ---------- processes ----------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class RedisProcess:
-    """One redis-server on a free loopback port; the arguments of the reference's run.sh."""
+class RedisProcess(RedisServer):
+    """The project's redis-server launcher on a free loopback port, no persistence (as run.sh)."""
 
     def __init__(self) -> None:
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="hotmesh-bench-redis-")
-        self.process: subprocess.Popen[bytes] | None = None
-        self.version = "?"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise SystemExit("redis-server is not on PATH")
-        self.version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.strip()
-        self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    return
-            time.sleep(0.05)
-        self.stop()
-        raise SystemExit(f"redis-server did not answer on 127.0.0.1:{self.port}")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(5)
-            if self.process.poll() is None:
-                self.process.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        super().__init__(port=0)
+        self.version = subprocess.run([self.binary, "--version"], capture_output=True,
+                                      text=True).stdout.strip()
 
 
 def run_logged(cmd: list[str], *, env: dict[str, str], cwd: Path, log: Path, timeout: float,
