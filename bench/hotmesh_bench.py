@@ -121,6 +121,28 @@ def install_counter() -> None:
     AbstractConnection.send_packed_command = send_packed_command  # type: ignore[method-assign]
     AbstractConnection._bench_counting_installed = True  # type: ignore[attr-defined]
 
+    # hotmesh_core's multiplexed hot-path connection (wire.py): one command per queued command,
+    # one round trip per socket write (the commands of one event-loop turn share it)
+    from hotmesh_core import wire
+
+    original_queue = wire._Protocol.queue
+    original_flush = wire._Protocol.flush
+
+    def queue(self: Any, args: tuple[Any, ...]) -> Any:
+        if COUNTS.counting:
+            name = _command_name(args)
+            COUNTS.cmds[name] = COUNTS.cmds.get(name, 0) + 1
+            COUNTS.total += 1
+        return original_queue(self, args)
+
+    def flush(self: Any) -> None:
+        if COUNTS.counting and self.buffer and not self.closed:
+            COUNTS.round_trips += 1
+        original_flush(self)
+
+    wire._Protocol.queue = queue  # type: ignore[method-assign]
+    wire._Protocol.flush = flush  # type: ignore[method-assign]
+
 
 def harness_client(port: int) -> aioredis.Redis:
     pool = aioredis.ConnectionPool(host="127.0.0.1", port=port, db=0, decode_responses=True,

@@ -28,6 +28,8 @@ class Settings:
     reclaim_count: int = field(default_factory=lambda: _env_int("HMSH_XCLAIM_COUNT", 3))
     #: how often (ms) each consumer looks for stalled messages
     reclaim_interval_ms: int = field(default_factory=lambda: _env_int("HMSH_XCLAIM_INTERVAL_MS", 0))
+    #: how often (ms) a busy consumer drops acked entries from its stream (``streams.Trimmer``)
+    trim_interval_ms: int = field(default_factory=lambda: _env_int("HMSH_TRIM_INTERVAL_MS", 1000))
     #: timer resolution (seconds)
     fidelity_seconds: float = field(default_factory=lambda: _env_float("HMSH_FIDELITY_SECONDS", 5))
     #: XREADGROUP BLOCK (ms)

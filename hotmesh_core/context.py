@@ -29,6 +29,8 @@ class AppIndex:
     job_fields: dict[str, list[str]] = field(default_factory=dict)   # graph topic -> d/ fields
     reads_job: dict[str, bool] = field(default_factory=dict)          # aid -> reads $job.data
     depth: dict[str, int] = field(default_factory=dict)               # aid -> number of dad segments
+    foldable: dict[str, bool] = field(default_factory=dict)           # aid -> leg 1 runs in its parent's step
+    fold_reads: dict[str, tuple[str, ...]] = field(default_factory=dict)   # aid -> blobs its folded children read
 
     @classmethod
     def build(cls, app: CompiledApp) -> AppIndex:
@@ -49,6 +51,18 @@ class AppIndex:
                                [t.conditions.match if t.conditions else None for t in activity.transitions]],
                               default=repr)
             index.reads_job[aid] = "$job" in text
+        for aid, activity in app.activities.items():
+            # leg 1 of a worker can run inside its parent's step when everything it maps comes from
+            # its ancestors' state (read by that step) and nothing else can stop it there
+            index.foldable[aid] = (activity.type == "worker" and activity.status_threshold is None
+                                   and not index.reads_job[aid] and activity.parent is not None
+                                   and all(c == aid or c in activity.ancestors for c in activity.consumes))
+        for aid, activity in app.activities.items():
+            extra: set[str] = set()
+            for child in activity.children:
+                if index.foldable.get(child):
+                    extra.update(c for c in app.activities[child].consumes if c not in (child, aid))
+            index.fold_reads[aid] = tuple(sorted(extra - set(activity.consumes)))
         return index
 
     def activity(self, aid: str) -> Activity:
@@ -73,7 +87,7 @@ def fields_to_read(index: AppIndex, activity: Activity, dad: str) -> tuple[list[
     """The HMGET field list for a step of ``activity`` at ``dad`` and the (aid, field) pairs in it."""
     fields = [JobFields.SEMAPHORE, *META_FIELDS, JobFields.ledger(activity.id, dad)]
     blobs = [(activity.id, JobFields.activity(activity.id, dad))]
-    for aid in activity.consumes:
+    for aid in (*activity.consumes, *index.fold_reads.get(activity.id, ())):
         if aid != activity.id and aid in index.depth:
             blobs.append((aid, JobFields.activity(aid, dad_at_depth(dad, index.depth[aid]))))
     fields += [f for _, f in blobs]

@@ -158,7 +158,6 @@ class Engine:
             if isinstance(expire, int) and expire > 0:
                 pipe.expire(self.keys.job(jid), expire)
             pipe.xack(ack[0], ack[1], ack[2])
-            pipe.xdel(ack[0], ack[2])
             await pipe.execute()
         crash_point("complete.after")
 

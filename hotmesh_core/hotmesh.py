@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
@@ -40,6 +41,7 @@ from .store import Store
 from .task import TimeScout
 from .types import RedisClient
 from .util import guid as new_guid
+from .wire import Wire
 from .worker import Worker, WorkerRunner
 
 log = logging.getLogger("hotmesh")
@@ -55,6 +57,15 @@ class Plan:
     warnings: list[str]
     breaking: list[str]
     active: str | None
+
+
+def _published_job(body: dict[str, Any]) -> dict[str, Any]:
+    """A published outcome: the completion step sends ``job``; a completing step sends the raw
+    metadata and data fields (``raw``), read inside its script."""
+    if "raw" in body:
+        return job_output(body["raw"])
+    job: dict[str, Any] = body.get("job", {})
+    return job
 
 
 def connect(url: str | None, max_connections: int = 64) -> RedisClient:
@@ -94,6 +105,8 @@ class HotMesh:
         url = resolve_url(redis_url)
         hm = cls(app_id, command_client(url, settings.max_connections), settings, guid)
         hm.url = url
+        if urlparse(url).scheme in ("redis", "unix"):    # (rediss:// stays on the pool)
+            hm.store = Store(hm.client, hm.keys, Wire(url))  # the hot path: one multiplexed connection
         await hm.client.ping()
         await hm._pubsub.subscribe(**{hm.keys.quorum_channel(hm.guid): hm._on_own,
                                       hm.keys.quorum_channel(): hm._on_quorum})
@@ -139,6 +152,8 @@ class HotMesh:
             await self._pubsub.aclose()
         for future in self._waiters.values():
             future.cancel()
+        if self.store.wire is not None:
+            await self.store.wire.close()
         await self.client.aclose()
 
     async def __aenter__(self) -> HotMesh:
@@ -428,7 +443,7 @@ class HotMesh:
         if body.get("type") == "job":
             future = self._waiters.get(body.get("topic", ""))
             if future and not future.done():
-                future.set_result(body["job"])
+                future.set_result(_published_job(body))
 
     async def _on_quorum(self, message: dict[str, Any]) -> None:
         try:
@@ -473,7 +488,7 @@ class HotMesh:
         callback = self._subs.get(message["channel"]) or self._psubs.get(message.get("pattern") or "")
         if callback is None or body.get("type") != "job":
             return
-        result = callback(body.get("topic", ""), body.get("job", {}))
+        result = callback(body.get("topic", ""), _published_job(body))
         if asyncio.iscoroutine(result):
             task = asyncio.ensure_future(result)
             self._callbacks.add(task)
@@ -492,7 +507,6 @@ class HotMesh:
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.xadd(self.keys.dead_letters(), {"message": raw or "", "stream": stream, "reason": reason})
             pipe.xack(stream, group, message_id)
-            pipe.xdel(stream, message_id)
             await pipe.execute()
 
     async def _engine_exhausted(self, stream: str, message_id: str, raw: str | None, deliveries: int) -> None:
@@ -520,7 +534,6 @@ class HotMesh:
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.xadd(self.keys.engine_stream(meta.get("jid")), {"message": reply})
                 pipe.xack(stream, WORKER_GROUP, message_id)
-                pipe.xdel(stream, message_id)
                 await pipe.execute()
         return exhausted
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import QuorumError, VersionNotFoundError
 from .serializer import dumps
+from .streams import backlog
 from .util import guid
 
 if TYPE_CHECKING:
@@ -181,7 +182,7 @@ class Quorum:
         for profile in profiles:
             stream = profile["stream"]
             if stream not in depths:
-                depths[stream] = int(await self.hm.client.xlen(stream))
+                depths[stream] = await backlog(self.hm.client, stream)
             profile["stream_depth"] = depths[stream]
         profiles.sort(key=lambda p: (p["role"], p.get("topic") or "", p["guid"]))
         return profiles

@@ -21,6 +21,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .config import Settings
+from .streams import Trimmer
 from .task import wait_event
 from .types import RedisClient
 
@@ -56,6 +57,8 @@ class Router:
         self._slot_freed = asyncio.Event()
         self._holding: set[str] = set()     # ids being handled here: the heartbeat keeps them ours
         self._active: set[asyncio.Task[None]] = set()
+        self._trimmer = Trimmer(client)
+        self._trimmed_at = 0              # ``processed`` when the stream was last trimmed
 
     async def ensure_group(self) -> None:
         try:
@@ -69,7 +72,8 @@ class Router:
         self._running = True
         self._tasks = [asyncio.create_task(self._consume(), name=f"consume {self.stream}"),
                        asyncio.create_task(self._reclaim(), name=f"reclaim {self.stream}"),
-                       asyncio.create_task(self._heartbeat(), name=f"heartbeat {self.stream}")]
+                       asyncio.create_task(self._heartbeat(), name=f"heartbeat {self.stream}"),
+                       asyncio.create_task(self._trim(), name=f"trim {self.stream}")]
 
     async def stop(self, drain_seconds: float = 5.0) -> None:
         """Stop reading, let in-flight messages finish (up to ``drain_seconds``), then cancel."""
@@ -171,10 +175,22 @@ class Router:
             self._slot_freed.set()
 
     async def _ack(self, message_id: str) -> None:
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.xack(self.stream, self.group, message_id)
-            pipe.xdel(self.stream, message_id)
-            await pipe.execute()
+        await self.client.xack(self.stream, self.group, message_id)
+
+    async def _trim(self) -> None:
+        """Drop acked entries in bulk while this consumer is busy (idle streams cost nothing)."""
+        interval = self.settings.trim_interval_ms / 1000
+        while self._running:
+            await asyncio.sleep(interval * (0.75 + random.random() / 2))
+            if self.processed == self._trimmed_at:
+                continue
+            try:
+                self._trimmed_at = self.processed
+                await self._trimmer.trim(self.stream)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the next round tries again
+                log.debug("trim of %s failed: %s", self.stream, exc)
 
     async def _heartbeat(self) -> None:
         """Keep the entries we are still working on from looking stalled (XCLAIM JUSTID to

@@ -13,6 +13,7 @@ from typing import Any
 from .keys import JobFields, Keys
 from .types import RedisClient
 from .util import timestamp
+from .wire import Wire
 
 STEP_SCRIPT = resources.files("hotmesh_core").joinpath("scripts/step.lua").read_text()
 
@@ -33,12 +34,14 @@ class StepSpec:
     xadd: list[tuple[str, str]] = field(default_factory=list)
     done_expire: int | None = None
     done_message: tuple[str, str] | None = None
+    done_publish: list[tuple[str, str]] = field(default_factory=list)
     emit_message: tuple[str, str] | None = None
     ack: tuple[str, str, str] | None = None
     finishing: bool = field(default=False)
     expire: int | None = None
     index: tuple[str, int, str] | None = None
-    event: tuple[str, dict[str, Any]] | None = None
+    event: tuple[str, dict[str, Any]] | None = None          # the step's own activity event
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)   # events of folded children
     notify: tuple[str, str] | None = None
     timer: tuple[str, str, int] | None = None
     signal: tuple[str, str, int] | None = None
@@ -78,6 +81,8 @@ class StepSpec:
             done: dict[str, Any] = {"expire": str(self.done_expire or 0)}
             if self.done_message:
                 done["xadd"] = [self._stream(self.done_message[0]), self.done_message[1]]
+            elif self.done_publish:
+                done["publish"] = [list(target) for target in self.done_publish]
             spec["done"] = done
         if self.emit_message:
             spec["emit"] = [self._stream(self.emit_message[0]), self.emit_message[1]]
@@ -87,8 +92,9 @@ class StepSpec:
             spec["expire"] = str(self.expire)
         if self.index is not None:
             spec["index"] = [self._stream(self.index[0]), str(self.index[1]), self.index[2]]
-        if self.event is not None:
-            spec["event"] = [self.event[0], json.dumps(self.event[1], separators=(",", ":"))]
+        events = ([self.event] if self.event is not None else []) + self.events
+        if events:
+            spec["events"] = [[channel, json.dumps(body, separators=(",", ":"))] for channel, body in events]
         if self.notify is not None:
             spec["notify"] = [self._stream(self.notify[0]), self.notify[1]]
         if self.timer is not None:
@@ -121,14 +127,23 @@ class StepResult:
 
 
 class Store:
-    def __init__(self, client: RedisClient, keys: Keys) -> None:
+    """``client`` serves everything; ``wire`` (when set) carries the hot path: steps, their reads
+    and acks (one multiplexed, auto-pipelined connection, see ``wire.py``)."""
+
+    def __init__(self, client: RedisClient, keys: Keys, wire: Wire | None = None) -> None:
         self.client = client
         self.keys = keys
+        self.wire = wire
         self._step = client.register_script(STEP_SCRIPT)
+        self._step_sha = wire.script(STEP_SCRIPT) if wire else ""
 
     async def step(self, spec: StepSpec) -> StepResult:
         argv = spec.encode()   # registers the streams it names
-        raw = await self._step(keys=[spec.job_key, *spec.streams], args=[argv])
+        keys = [spec.job_key, *spec.streams]
+        if self.wire is not None:
+            raw = await self.wire.evalsha(self._step_sha, keys, [argv])
+        else:
+            raw = await self._step(keys=keys, args=[argv])
         status = raw[0]
         if status == "ok":
             return StepResult("ok", int(raw[1]), bool(raw[2]))
@@ -137,10 +152,10 @@ class Store:
         return StepResult(status, detail=raw[1] if len(raw) > 1 else "")
 
     async def ack(self, stream: str, group: str, message_id: str) -> None:
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.xack(stream, group, message_id)
-            pipe.xdel(stream, message_id)
-            await pipe.execute()
+        if self.wire is not None:
+            await self.wire.call("XACK", stream, group, message_id)
+        else:
+            await self.client.xack(stream, group, message_id)
 
     # -- app registry and versions ------------------------------------------------------------
     async def app_record(self) -> dict[str, str]:
@@ -180,7 +195,11 @@ class Store:
 
     # -- jobs ----------------------------------------------------------------------------------
     async def read_fields(self, jid: str, fields: list[str]) -> list[str | None]:
-        values: list[str | None] = await self.client.hmget(self.keys.job(jid), fields)
+        values: list[str | None]
+        if self.wire is not None:
+            values = await self.wire.call("HMGET", self.keys.job(jid), *fields)
+        else:
+            values = await self.client.hmget(self.keys.job(jid), fields)
         return values
 
     async def read_job(self, jid: str) -> dict[str, str]:

@@ -3,8 +3,8 @@
 Delivery contract: a callback runs AT LEAST once per dispatched activity. After a crash or a
 stall longer than the reclaim delay, the same message (same ``metadata.guid``) is delivered
 again, so side effects must be idempotent; ``message.idempotency_key`` names the execution.
-The response and the ack of the input are one MULTI: a response is never sent twice for one
-delivery, and an acked input always has its response in the engine stream.
+The response and the ack of the input are one script (``streams.Forwarder``): a response is never
+sent twice for one delivery, and an acked input always has its response in the engine stream.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from .errors import HotMeshError, PayloadTooLargeError
 from .faults import crash_point
 from .keys import WORKER_GROUP, check_id
 from .serializer import dumps
+from .streams import Forwarder
 from .util import guid
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ class WorkerRunner:
         self.worker = worker
         self.stream = hm.keys.worker_stream(worker.topic)
         self.counts: dict[int, int] = {}
+        self.forwarder = Forwarder(hm.client, atomic=hm.keys.shards <= 1, wire=hm.store.wire)
 
     async def handle(self, stream: str, message_id: str, raw: str) -> None:
         message = msgs.parse(raw)
@@ -97,18 +99,14 @@ class WorkerRunner:
                 async with client.pipeline(transaction=True) as pipe:
                     pipe.xadd(stream, {"message": dumps(again)})
                     pipe.xack(stream, WORKER_GROUP, message_id)
-                    pipe.xdel(stream, message_id)
                     await pipe.execute()
                 return
         self.counts[code] = self.counts.get(code, 0) + 1
         reply_meta = {**meta, "guid": guid()}
         reply = msgs.build(reply_meta, type=msgs.RESPONSE, data=out, status=status, code=code)
         crash_point("worker.before_reply")
-        async with client.pipeline(transaction=True) as pipe:
-            pipe.xadd(self.hm.keys.engine_stream(meta.get("jid")), {"message": reply})
-            pipe.xack(stream, WORKER_GROUP, message_id)
-            pipe.xdel(stream, message_id)
-            await pipe.execute()
+        await self.forwarder.forward(self.hm.keys.engine_stream(meta.get("jid")), reply,
+                                     stream, WORKER_GROUP, message_id)
         crash_point("worker.after_reply")
 
     async def _call(self, message: WorkerMessage) -> tuple[str, int, Any]:

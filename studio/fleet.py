@@ -16,6 +16,7 @@ import panel as pn
 
 from hotmesh_core import HotMesh
 from hotmesh_core.keys import ENGINE_GROUP, WORKER_GROUP
+from hotmesh_core.streams import backlog
 
 from .runtime import describe_error
 from .theme import TABLE_CSS
@@ -64,7 +65,7 @@ async def fleet_rows(mesh: HotMesh) -> tuple[list[dict[str, Any]], bool]:
         pending, consumers = await group_info(stream, role)
         router = routers.get(stream)
         rows.append({"role": role, "topic": topic, "process": mesh.guid[:10], "pid": "", "depth":
-                     int(await mesh.client.xlen(stream)), "pending": pending, "consumers": consumers,
+                     await backlog(mesh.client, stream), "pending": pending, "consumers": consumers,
                      "counts": counts_text(counts), "throttle": throttle_text(router.throttle_ms if router else None)})
     return rows, False
 

@@ -25,3 +25,20 @@ async def assert_eventually(check: Callable[[], Any], timeout: float = 10.0, int
     if last:
         raise last
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+def backlog(redis: Any, stream: str) -> int:
+    """Work left in a stream (pending + undelivered): acked entries are trimmed in bulk, so the
+    stream's length is not it. A synchronous twin of ``hotmesh_core.streams.backlog``."""
+    try:
+        groups = redis.xinfo_groups(stream)
+    except Exception:
+        return 0
+    if not groups:
+        return int(redis.xlen(stream))
+    most = 0
+    for group in groups:
+        last = group.get("last-delivered-id") or "0-0"
+        undelivered = len(redis.xrange(stream, f"({last}", "+"))
+        most = max(most, int(group.get("pending") or 0) + undelivered)
+    return most

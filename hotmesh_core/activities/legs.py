@@ -62,10 +62,26 @@ async def read_state(engine: Engine, jid: str, aid: str, dad: str) -> tuple[AppI
 
 
 def seed_children(engine: Engine, spec: StepSpec, jid: str, gid: str, dad: str, children: list[str],
-                  trc: str | None) -> None:
-    """Pre-seed each child's ledger at ``dad,0`` and add its ``transition`` message."""
+                  trc: str | None, index: AppIndex | None = None, ctx: dict[str, Any] | None = None) -> None:
+    """Start each child at ``dad,0``.
+
+    A worker child whose input needs only what this step already holds (``AppIndex.foldable``)
+    runs its leg 1 here, in this same atomic step: its ledger opens, its input is mapped and its
+    work goes straight to the worker stream. That saves a ``transition`` message and a whole
+    read-compute-write round per activity; the outcome is exactly what leg 1 would have written.
+    Every other child is seeded (ledger at ``999...``) and gets a ``transition`` message; so is a
+    foldable child whose mapping fails, so that leg 1 proper reports the error."""
     child_dad = f"{dad},0"
     for child in children:
+        if index is not None and ctx is not None and index.foldable.get(child):
+            activity = index.app.activities[child]
+            child_ctx = {**ctx, child: {}}
+            child_ctx["$self"] = child_ctx[child]
+            try:
+                _dispatch(engine, activity, jid, gid, child_ctx, spec, child_dad, trc, own_event=False)
+                continue
+            except (PipeError, HotMeshError):
+                pass
         spec.hset[JobFields.ledger(child, child_dad)] = str(SEEDED)
         spec.xadd.append((engine.keys.engine_stream(jid), msgs.build(
             msgs.metadata(jid, gid, child_dad, child, trc=trc), type=msgs.TRANSITION)))
@@ -99,15 +115,36 @@ def completion_message(engine: Engine, jid: str, gid: str, meta: dict[str, str],
     return engine.keys.engine_stream(jid), message
 
 
+def plan_completion(engine: Engine, spec: StepSpec, jid: str, gid: str, meta: dict[str, str],
+                    publishes: str | None, expire: int) -> None:
+    """What the step does if it completes the job.
+
+    A parent that awaits the job is told through a ``complete`` message (its stream may live in
+    another hash slot). Otherwise the step itself publishes the outcome to the ``pubsub`` caller
+    and the ``publishes`` subscribers (the job's metadata and data fields, read inside the script)
+    and sets the expiry: no extra stream hop."""
+    spec.finishing = True
+    spec.done_expire = expire
+    if meta.get("pj") and meta.get("px") != "true":
+        spec.done_message = completion_message(engine, jid, gid, meta, publishes, expire=expire)
+        return
+    spec.done_message = None
+    spec.done_publish = []
+    if meta.get("ngn"):
+        spec.done_publish.append((engine.keys.quorum_channel(meta["ngn"]),
+                                  msgs.build({"jid": jid}, type="job", topic=jid)[:-1]))
+    if publishes:
+        spec.done_publish.append((engine.keys.quorum_channel(f"{publishes}.{jid}"),
+                                  msgs.build({"jid": jid}, type="job", topic=publishes)[:-1]))
+
+
 def _finish_spec(engine: Engine, index: AppIndex, activity: Activity, state: StepState, spec: StepSpec,
                  ctx: dict[str, Any]) -> None:
     graph = index.app.graph_of(activity.graph)
     jid, gid = state.meta["jid"], state.meta["gid"]
     spec.hset[JobFields.meta("ju")] = timestamp()     # last update: a finished job's end time
-    spec.finishing = True
-    spec.done_expire = expire_seconds(engine, activity, graph.expire, ctx)
-    spec.done_message = completion_message(engine, jid, gid, state.meta, graph.publishes,
-                                           expire=spec.done_expire)
+    plan_completion(engine, spec, jid, gid, state.meta, graph.publishes,
+                    expire_seconds(engine, activity, graph.expire, ctx))
     if activity.emit is not None and truthy(resolve(activity.emit, ctx)):
         spec.emit_message = completion_message(engine, jid, gid, state.meta, graph.publishes,
                                                emit=True, force=True)
@@ -117,8 +154,9 @@ def _finish_spec(engine: Engine, index: AppIndex, activity: Activity, state: Ste
         spec.expire = spec.done_expire if spec.done_expire and spec.done_expire > 0 else None
 
 
-def _activity_meta(activity: Activity, dad: str, state: StepState, **extra: Any) -> dict[str, Any]:
-    previous = state.ctx.get(activity.id, {}).get("output", {}).get("metadata", {})
+def _activity_meta(activity: Activity, dad: str, state: StepState | dict[str, Any], **extra: Any) -> dict[str, Any]:
+    ctx = state.ctx if isinstance(state, StepState) else state
+    previous = ctx.get(activity.id, {}).get("output", {}).get("metadata", {})
     now = timestamp()
     meta = {"aid": activity.id, "dad": dad, "atp": activity.type, "ac": previous.get("ac", now), "au": now}
     if activity.subtype:
@@ -160,7 +198,7 @@ async def leg1(engine: Engine, message: dict[str, Any], ack: tuple[str, str, str
                 if isinstance(threshold, int | float) and not isinstance(threshold, bool):
                     spec.precheck = int(threshold)
             if activity.type in ("worker", "await"):
-                _dispatch(engine, activity, state, spec, dad, meta)
+                _dispatch(engine, activity, jid, state.meta["gid"], ctx, spec, dad, meta.get("trc"))
             elif activity.type == "hook":
                 if not hooks.open_hook(engine, index, activity, state, spec, dad):
                     _single_leg(engine, index, activity, state, spec, dad, ctx)
@@ -212,15 +250,15 @@ def _conclude(engine: Engine, index: AppIndex, activity: Activity, state: StepSt
     return spec
 
 
-def _dispatch(engine: Engine, activity: Activity, state: StepState, spec: StepSpec, dad: str,
-              meta: dict[str, Any]) -> None:
-    ctx = state.ctx
+def _dispatch(engine: Engine, activity: Activity, jid: str, gid: str, ctx: dict[str, Any], spec: StepSpec,
+              dad: str, trc: str | None, *, own_event: bool = True) -> None:
+    """Leg 1 of a worker or await: map the input, send the work, open the ledger. Raises (before
+    touching ``spec``) when the input, the topic or the payload size is wrong."""
     payload = map_rules(activity.input_maps, ctx) if activity.input_maps is not None else None
     topic = resolve(activity.topic, ctx)
     if not isinstance(topic, str) or not topic:
         raise PipeError(f"activity '{activity.id}': topic resolved to {topic!r}")
-    jid, gid = state.meta["jid"], state.meta["gid"]
-    out_meta = msgs.metadata(jid, gid, dad, activity.id, topic=topic, trc=meta.get("trc"))
+    out_meta = msgs.metadata(jid, gid, dad, activity.id, topic=topic, trc=trc)
     if payload is not None:
         msgs.check_size(f"input of {activity.id}", payload, engine.settings.max_payload_bytes)
     if activity.type == "worker":
@@ -232,12 +270,16 @@ def _dispatch(engine: Engine, activity: Activity, state: StepState, spec: StepSp
             out_meta["await"] = False
         spec.xadd.append((engine.keys.engine_stream(jid), msgs.build(out_meta, type=msgs.AWAIT,
                                                                       data=payload or {})))
-    entry = {"output": {"metadata": _activity_meta(activity, dad, state)}}
+    entry = {"output": {"metadata": _activity_meta(activity, dad, ctx)}}
     if payload is not None:
         entry["input"] = {"data": payload}
     spec.hset[JobFields.activity(activity.id, dad)] = dumps(entry)
     spec.hset[JobFields.ledger(activity.id, dad)] = str(LEG1_OPEN)
-    spec.event = engine.event(jid, activity.id, dad, activity.type, "running", 200)
+    event = engine.event(jid, activity.id, dad, activity.type, "running", 200)
+    if own_event:
+        spec.event = event
+    elif event is not None:
+        spec.events.append(event)
 
 
 def _single_leg(engine: Engine, index: AppIndex, activity: Activity, state: StepState, spec: StepSpec,
@@ -250,7 +292,8 @@ def _single_leg(engine: Engine, index: AppIndex, activity: Activity, state: Step
     spec.hset.update(job_map_fields(activity.code_job_maps.get("200"), ctx))
     spec.hset[JobFields.activity(activity.id, dad)] = dumps(entry)
     spec.hset[JobFields.ledger(activity.id, dad)] = str(SINGLE_PIVOT if activity.cycle else SINGLE_DONE)
-    seed_children(engine, spec, state.meta["jid"], state.meta["gid"], dad, children, state.meta.get("trc"))
+    seed_children(engine, spec, state.meta["jid"], state.meta["gid"], dad, children, state.meta.get("trc"),
+                  index, ctx)
     spec.sem = len(children) - 1
     spec.event = engine.event(state.meta["jid"], activity.id, dad, activity.type, "done", 200)
     _finish_spec(engine, index, activity, state, spec, ctx)
@@ -350,7 +393,7 @@ def _leg2_spec(engine: Engine, index: AppIndex, activity: Activity, state: StepS
     closing = final and not activity.cycle
     new_ledger = ledger + 1_000_000 + 1 - (1_000_000_000_000 if closing else 0)
     spec.hset[JobFields.ledger(activity.id, dad)] = str(new_ledger)
-    seed_children(engine, spec, jid, gid, effective, children, meta.get("trc"))
+    seed_children(engine, spec, jid, gid, effective, children, meta.get("trc"), index, ctx)
     spec.sem = len(children) - 1 if final else len(children)
     outcome = "failed" if status == "error" else "done" if final else "pending"
     spec.event = engine.event(jid, activity.id, effective, activity.type, outcome, code)
@@ -389,5 +432,4 @@ async def fail_exhausted(engine: Engine, message: dict[str, Any], ack: tuple[str
     async with client.pipeline(transaction=True) as pipe:
         pipe.xadd(engine.keys.engine_stream(meta["jid"]), {"message": reply})
         pipe.xack(ack[0], ack[1], ack[2])
-        pipe.xdel(ack[0], ack[2])
         await pipe.execute()

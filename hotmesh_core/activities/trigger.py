@@ -16,7 +16,7 @@ from ..pipe import UNDEFINED, resolve
 from ..serializer import dumps
 from ..store import StepSpec
 from ..util import guid, timestamp
-from .legs import completion_message, expire_seconds, seed_children
+from .legs import completion_message, expire_seconds, plan_completion, seed_children
 from .stats import add_stats
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ async def prepare(engine: Engine, topic: str, data: dict[str, Any], *, index: Ap
     spec.hset[JobFields.ledger(trigger_id, ",0")] = str(TRIGGER_LEDGER)
     children = [] if pending else children_for(activity, 200, ctx)
     spec.create = -1 if pending else len(children)
-    seed_children(engine, spec, jid, gid, ",0", children, meta["trc"])
+    seed_children(engine, spec, jid, gid, ",0", children, meta["trc"], index, ctx)
     if parent and not parent.awaits:
         parent_meta = msgs.metadata(parent.jid, parent.gid, parent.dad, parent.aid, trc=parent.trc,
                                     message_guid="R" + (message_guid or gid)[1:])
@@ -110,10 +110,8 @@ async def prepare(engine: Engine, topic: str, data: dict[str, Any], *, index: Ap
     if pending:
         spec.expire = max(1, int(pending))
     else:
-        spec.finishing = True
-        spec.done_expire = expire_seconds(engine, activity, graph.expire, ctx)
-        spec.done_message = completion_message(engine, jid, gid, meta, graph.publishes,
-                                               expire=spec.done_expire)
+        plan_completion(engine, spec, jid, gid, meta, graph.publishes,
+                        expire_seconds(engine, activity, graph.expire, ctx))
         if activity.emit is not None and truthy(resolve(activity.emit, ctx)):
             spec.emit_message = completion_message(engine, jid, gid, meta, graph.publishes, emit=True,
                                                    force=True)
@@ -151,5 +149,4 @@ async def start_child(engine: Engine, message: dict[str, Any], ack: tuple[str, s
             pipe.xadd(engine.keys.engine_stream(parent.jid), {"message": msgs.build(
                 parent_meta, type=msgs.RESULT, data=error, status="error", code=exc.code)})
             pipe.xack(ack[0], ack[1], ack[2])
-            pipe.xdel(ack[0], ack[2])
             await pipe.execute()

@@ -9,16 +9,20 @@
 --   ledger   [f, expect]   compare-and-set guard on an activity ledger   -> else {'conflict', current}
 --   guid     "g/<guid>"    HSETNX; a message applied before             -> {'duplicate'}
 --   hset     [f, v, ...]   fields to write
---   sem      "delta"       HINCRBY ':' delta (the semaphore after it decides completion)
+--   sem      "delta"       the semaphore moves by delta (written with the HSET, read by the guard
+--                          HMGET; the semaphore after it decides completion)
 --   xadd     [[k, json]]   stream messages to add (k = KEYS index)
---   done     {expire, xadd?}  when the semaphore ends in (-1e8, 0]: add the completion message
---                          (parent, pubsub caller, subscribers; it carries the expiry and the
---                          completion step applies it after reading the job), else EXPIRE now
+--   done     {expire, xadd?, publish?}  when the semaphore ends in (-1e8, 0]: add the completion
+--                          message (a parent to tell: it carries the expiry and the completion step
+--                          applies it after reading the job), or PUBLISH the job's outcome
+--                          (publish = [[channel, head]]: head .. ',"raw":{m/, d/ fields}}') and
+--                          EXPIRE it now, or only EXPIRE it
 --   emit     [k, json]     when the job is still running: add an interim completion message
---   ack      [k, group, id]  XACK + XDEL the consumed message (also on 'gone'/'inactive'/'duplicate')
+--   ack      [k, group, id]  XACK the consumed message (also on 'gone'/'inactive'/'duplicate'); acked
+--                          entries are trimmed from the stream in bulk (scripts/trim.lua), not one by one
 --   expire   "seconds"     EXPIRE the job now (pending jobs)
 --   index    [k, score, member]  ZADD the job into the app's job index (trigger)
---   event    [channel, json]  PUBLISH a live event (studio), with ',"js":<sem>,"finished":0|1' appended
+--   events   [[channel, json]]  PUBLISH live events (studio), each with ',"js":<sem>,"finished":0|1' appended
 --   notify   [k, json]     XADD unconditionally (interrupt: tell parent / caller although js < 0)
 --   timer    [k, member, ms]   ZADD a timer due at Redis TIME + ms (never a process clock, G5)
 --   signal   [k, value, ttl]   SET NX EX: register an open web hook
@@ -40,22 +44,24 @@ local function ack()
   local a = spec.ack
   if a then
     redis.call('XACK', KEYS[a[1]], a[2], a[3])
-    redis.call('XDEL', KEYS[a[1]], a[3])
   end
 end
 
+local sem, completions
 if spec.create then
   if redis.call('HSETNX', job, ':', spec.create) == 0 then
     return {'exists', redis.call('HGET', job, 'm/src') or ''}
   end
+  sem, completions = tonumber(spec.create), 0
 else
-  -- one read for every guard: the semaphore, the generation and (if guarded) the ledger
-  local head = redis.call('HMGET', job, ':', 'm/gid', spec.ledger and spec.ledger[1] or ':')
+  -- one read for every guard: the semaphore, the generation, the ledger and the completion count
+  local head = redis.call('HMGET', job, ':', 'm/gid', spec.ledger and spec.ledger[1] or ':', ':done')
   if not head[1] or (spec.gid and head[2] ~= spec.gid) then
     ack()
     return {'gone'}
   end
-  if spec.active and tonumber(head[1]) <= tonumber(spec.active) then
+  sem, completions = tonumber(head[1]), tonumber(head[4] or '0')
+  if spec.active and sem <= tonumber(spec.active) then
     ack()
     return {'inactive', head[1]}
   end
@@ -68,27 +74,36 @@ else
   end
 end
 
-if spec.semeq then
-  local current = redis.call('HGET', job, ':')
-  if tonumber(current) ~= tonumber(spec.semeq) then
-    return {'conflict', current or ''}
-  end
+if spec.semeq and sem ~= tonumber(spec.semeq) then
+  return {'conflict', tostring(sem)}
 end
-if spec.precheck then
-  local current = tonumber(redis.call('HGET', job, ':'))
-  if current == tonumber(spec.precheck) then
-    return {'threshold', tostring(current)}
-  end
+if spec.precheck and sem == tonumber(spec.precheck) then
+  return {'threshold', tostring(sem)}
 end
 
-local hset = spec.hset
-if hset and #hset > 0 then
+local delta = tonumber(spec.sem or '0')
+local before = sem
+sem = sem + delta
+local finished = 0
+if spec.done and sem <= 0 and sem > -100000000 then
+  finished = 1
+end
+
+local hset = spec.hset or {}
+if sem ~= before then
+  hset[#hset + 1] = ':'
+  hset[#hset + 1] = tostring(sem)
+end
+if finished == 1 then
+  -- completion counter: the fault tests assert it is 1
+  hset[#hset + 1] = ':done'
+  hset[#hset + 1] = tostring(completions + 1)
+end
+if #hset > 0 then
   for i = 1, #hset, 4000 do
     redis.call('HSET', job, unpack(hset, i, math.min(i + 3999, #hset)))
   end
 end
-
-local sem = redis.call('HINCRBY', job, ':', spec.sem or '0')
 
 if spec.xadd then
   for _, x in ipairs(spec.xadd) do
@@ -96,15 +111,29 @@ if spec.xadd then
   end
 end
 
-local finished = 0
-if spec.done and sem <= 0 and sem > -100000000 then
-  finished = 1
-  redis.call('HINCRBY', job, ':done', 1)   -- completion counter: the fault tests assert it is 1
-  if spec.done.xadd then
-    -- someone is to be told: the completion step reads the job, tells them, then sets the expiry
-    redis.call('XADD', KEYS[spec.done.xadd[1]], '*', 'message', spec.done.xadd[2])
+if finished == 1 then
+  local done = spec.done
+  if done.xadd then
+    -- a parent is to be told: the completion step reads the job, tells it, then sets the expiry
+    redis.call('XADD', KEYS[done.xadd[1]], '*', 'message', done.xadd[2])
   else
-    local expire = tonumber(spec.done.expire)
+    if done.publish then
+      -- the outcome goes out now, in this step: job metadata and data, nothing else
+      local all = redis.call('HGETALL', job)
+      local raw = {}
+      for i = 1, #all, 2 do
+        local f = all[i]
+        local p = string.sub(f, 1, 2)
+        if p == 'm/' or p == 'd/' or f == ':' then
+          raw[f] = all[i + 1]
+        end
+      end
+      local body = cjson.encode(raw)
+      for _, target in ipairs(done.publish) do
+        redis.call('PUBLISH', target[1], target[2] .. ',"raw":' .. body .. '}')
+      end
+    end
+    local expire = tonumber(done.expire)
     if expire and expire > 0 then
       redis.call('EXPIRE', job, expire)
     end
@@ -152,9 +181,11 @@ end
 if spec.index then
   redis.call('ZADD', KEYS[spec.index[1]], spec.index[2], spec.index[3])
 end
-if spec.event then
-  local e = spec.event[2]
-  redis.call('PUBLISH', spec.event[1], string.sub(e, 1, -2) .. ',"js":' .. sem .. ',"finished":' .. finished .. '}')
+if spec.events then
+  local tail = ',"js":' .. sem .. ',"finished":' .. finished .. '}'
+  for _, e in ipairs(spec.events) do
+    redis.call('PUBLISH', e[1], string.sub(e[2], 1, -2) .. tail)
+  end
 end
 
 ack()

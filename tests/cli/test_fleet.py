@@ -6,6 +6,7 @@ import redis
 
 from hotmesh_core.keys import JobFields, Keys
 
+from ..helpers import backlog
 from .conftest import Cli, Fleet, eventually
 
 PAUSED = 2_147_483_647
@@ -35,7 +36,7 @@ def test_roll_call_and_throttle(cli: Cli, fleet: Fleet, app_id: str, sync_redis:
     paused = cli("throttle", "pause", "--topic", "cli.double.work", "--json").json()
     assert paused == {"throttle": -1, "topic": "cli.double.work", "guid": None, "heard": 1}
     cli("pub", "cli.double", "--data", '{"id": "held", "x": 3}').json()
-    eventually(lambda: sync_redis.xlen(keys.worker_stream("cli.double.work")) == 1, timeout=15)
+    eventually(lambda: backlog(sync_redis, keys.worker_stream("cli.double.work")) == 1, timeout=15)
     profiles = {p["topic"]: p for p in cli("--json", "roll-call").json()}
     assert profiles["cli.double.work"]["throttle"] == PAUSED      # the message waits, unread
     assert profiles["cli.double.work"]["stream_depth"] == 1 and profiles["cli.fail.work"]["throttle"] == 0

@@ -11,7 +11,7 @@ import pytest
 from hotmesh_core import JobError, WorkerMessage, WorkerResponse
 from hotmesh_core.keys import JobFields
 
-from ..helpers import assert_eventually
+from ..helpers import assert_eventually, backlog
 
 S9 = """
 app:
@@ -285,7 +285,7 @@ async def test_s14_success_202_closes_but_keeps_key(mesh, sync_redis) -> None:
     assert sync_redis.exists(signal) == 1
     before = sync_redis.hgetall(key)
     await hm.hook("web.resume", {"id": "wb3", "answer": "late"})
-    await assert_eventually(lambda: sync_redis.xlen(hm.keys.engine_stream()) == 0)
+    await assert_eventually(lambda: backlog(sync_redis, hm.keys.engine_stream()) == 0)
     assert sync_redis.hgetall(key) == before                              # dropped: leg 2 closed
     assert json.loads(json.dumps(before))  # plain JSON strings
 

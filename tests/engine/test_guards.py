@@ -10,7 +10,7 @@ import pytest
 from hotmesh_core import PayloadTooLargeError, WorkerMessage, WorkerResponse
 from hotmesh_core.keys import JobFields
 
-from ..helpers import assert_eventually
+from ..helpers import assert_eventually, backlog
 
 FLOW = """
 app:
@@ -59,7 +59,7 @@ async def test_replayed_transition_and_response_change_nothing(mesh, sync_redis)
         transition = {"metadata": {"guid": f"Hreplay-{aid}", "jid": "idem1", "gid": meta["gid"],
                                    "dad": dad, "aid": aid}, "type": "transition"}
         sync_redis.xadd(stream, {"message": json.dumps(transition)})
-    await assert_eventually(lambda: sync_redis.xlen(stream) == 0)
+    await assert_eventually(lambda: backlog(sync_redis, stream) == 0)
     assert snapshot(sync_redis, key) == before
     assert len(seen) == 1                        # the worker never ran again
 
@@ -73,7 +73,7 @@ async def test_stale_generation_dropped(mesh, sync_redis) -> None:
     stale = {"metadata": {"guid": "Hstale", "jid": "idem2", "gid": "Hsomeoneelse", "dad": ",0,0", "aid": "a1"},
              "type": "response", "data": {"y": 5}}
     sync_redis.xadd(hm.keys.engine_stream(), {"message": json.dumps(stale)})
-    await assert_eventually(lambda: sync_redis.xlen(hm.keys.engine_stream()) == 0)
+    await assert_eventually(lambda: backlog(sync_redis, hm.keys.engine_stream()) == 0)
     assert snapshot(sync_redis, key) == before
 
 
@@ -103,7 +103,7 @@ async def test_duplicate_pending_response_dropped_by_guid(mesh, sync_redis) -> N
                 "type": "response", "status": "pending", "code": 202, "data": {"percentage": 75}}
     for _ in range(3):
         sync_redis.xadd(hm.keys.engine_stream(), {"message": json.dumps(progress)})
-    await assert_eventually(lambda: sync_redis.xlen(hm.keys.engine_stream()) == 0)
+    await assert_eventually(lambda: backlog(sync_redis, hm.keys.engine_stream()) == 0)
     assert sync_redis.hget(key, JobFields.ledger("a1", ",0,0")) == "889000002000002"
     assert sync_redis.hget(key, "d/pct") == "/d75"
     await hm.add({"metadata": {**progress["metadata"], "guid": "Hfinal"}, "status": "success", "code": 200,
@@ -196,5 +196,5 @@ async def test_late_response_after_reclaim_is_dropped(mesh, sync_redis) -> None:
     zombie = {"metadata": {"guid": "Hzombie", "jid": "late1", "gid": job["metadata"]["gid"], "dad": ",0,0",
                            "aid": "a1", "topic": "g.work"}, "type": "response", "data": {"y": "zombie", "n": 9}}
     sync_redis.xadd(hm.keys.engine_stream(), {"message": json.dumps(zombie)})
-    await assert_eventually(lambda: sync_redis.xlen(hm.keys.engine_stream()) == 0)
+    await assert_eventually(lambda: backlog(sync_redis, hm.keys.engine_stream()) == 0)
     assert snapshot(sync_redis, key) == before

@@ -10,7 +10,7 @@ import pytest
 
 from hotmesh_core import JobCompletedError, JobError, JobNotFoundError, WorkerMessage
 
-from ..helpers import assert_eventually
+from ..helpers import assert_eventually, backlog
 
 S16 = """
 app:
@@ -49,7 +49,7 @@ async def test_s16_interrupt(mesh, sync_redis) -> None:
     assert await hm.interrupt("intr.test", "in1", suppress=True) is False
     before = sync_redis.hgetall(key)
     await assert_eventually(lambda: sync_redis.zcard(hm.keys.timers()) == 0, timeout=5)   # timer fires...
-    await assert_eventually(lambda: sync_redis.xlen(hm.keys.engine_stream()) == 0)
+    await assert_eventually(lambda: backlog(sync_redis, hm.keys.engine_stream()) == 0)
     assert sync_redis.hgetall(key) == before                                              # ...and is dropped
     with pytest.raises(JobNotFoundError):
         await hm.interrupt("intr.test", "never-was")

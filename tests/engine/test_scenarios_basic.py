@@ -10,7 +10,7 @@ import pytest
 from hotmesh_core import DuplicateJobError, JobError, WorkerMessage, WorkerResponse
 from hotmesh_core.keys import JobFields
 
-from ..helpers import assert_eventually
+from ..helpers import assert_eventually, backlog
 
 
 async def hello_world(message: WorkerMessage) -> dict[str, Any]:
@@ -42,7 +42,7 @@ async def test_s1_trigger_only(mesh, sync_redis) -> None:
     assert sync_redis.hget(key, ":") == "0"
     assert sync_redis.hget(key, JobFields.ledger("t1", ",0")) == "888000001000001"
     assert 0 < sync_redis.ttl(key) <= 60            # test settings: default expire 60 s
-    assert sync_redis.xlen(hm.keys.engine_stream()) == 0
+    assert backlog(sync_redis, hm.keys.engine_stream()) == 0
 
 
 S2 = """

@@ -15,6 +15,8 @@ from typing import Any
 
 import redis
 
+from ..helpers import backlog
+
 RUNNER = Path(__file__).with_name("runner.py")
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -159,7 +161,7 @@ def check(client: redis.Redis, app: str, jids: list[str], oracle: Path,
     dup_exec = sum(n - 1 for n in runs.values())
     pending = stream = 0
     for key in client.scan_iter(match=f"hmsh:{app}:x:*"):
-        stream += client.xlen(key)
+        stream += backlog(client, key)
         for group in client.xinfo_groups(key):
             pending += int(group["pending"])
     return Report(len(jids), lost, dup, dup_exec, wrong, pending, stream)

@@ -17,7 +17,7 @@ import redis
 from hotmesh_core import HotMesh, RedisServer
 
 from ..conftest import fast_settings
-from ..helpers import assert_eventually
+from ..helpers import assert_eventually, backlog
 from .harness import EXPECTED, FAULT_APP, Fleet, all_done, check
 
 
@@ -130,7 +130,7 @@ async def test_poison_messages_among_healthy_jobs(mesh, fleet, sync_redis, app_i
     assert not report.lost and not report.dup_engine and not report.wrong_data
     assert raised["code"] == 500 and exited["code"] == 999
     assert 1 <= restarts <= 4 + 1                      # delivered at most reclaim_count + 1 times
-    assert sync_redis.xlen(hm.keys.dead_letters()) == 1
+    assert backlog(sync_redis, hm.keys.dead_letters()) == 1
     await assert_eventually(lambda: check(sync_redis, app_id, jids, fleet.oracle).pending_entries == 0)
 
 
