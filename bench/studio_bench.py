@@ -148,9 +148,9 @@ async def runs_bench(url: str) -> None:
                 stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(created / 1000)) + f".{created % 1000:03d}"
                 pipe.hset(hm.keys.job(jid), mapping={
                     JobFields.SEMAPHORE: "0" if n % 10 else "1", JobFields.meta("tpc"): "bench.go",
+                    JobFields.meta("jid"): jid,
                     JobFields.meta("vrs"): "1", JobFields.meta("jc"): stamp, JobFields.meta("ju"): stamp,
                     JobFields.activity("a0", ",0"): json.dumps({"output": {"data": {"n": n}}})})
-                pipe.zadd(hm.keys.job_index(jid), {jid: created})
             await pipe.execute()
         table = RunsTable(hm, limit=JOBS)
         await atimed("RunsTable.load (list + HMGET + frame + filter)", table.load)
@@ -163,7 +163,6 @@ async def runs_bench(url: str) -> None:
         await atimed("apply_events (10 jobs finished)", lambda: table.apply_events(events))
     finally:
         await hm.client.delete(*[hm.keys.job(f"job-{n:05d}") for n in range(JOBS)])
-        await hm.client.delete(hm.keys.job_index())
         await hm.stop()
 
 

@@ -41,6 +41,7 @@ from .store import Store
 from .task import TimeScout
 from .types import RedisClient
 from .util import guid as new_guid
+from .util import parse_timestamp
 from .wire import Wire
 from .worker import Worker, WorkerRunner
 
@@ -57,6 +58,10 @@ class Plan:
     warnings: list[str]
     breaking: list[str]
     active: str | None
+
+
+#: ``list_jobs`` looks at no more job keys than this
+JOB_SCAN_LIMIT = 20_000
 
 
 def _published_job(body: dict[str, Any]) -> dict[str, Any]:
@@ -464,24 +469,28 @@ class HotMesh:
         await self.client.publish(self.keys.quorum_channel(), msgs.build(
             {"originator": self.guid}, type="watch", seconds=seconds))
 
-    async def list_jobs(self, *, limit: int = 100, offset: int = 0, newest_first: bool = True) -> list[tuple[str, int]]:
-        """Job ids with their creation time (ms), from the app's job index; expired jobs are pruned."""
+    async def list_jobs(self, *, limit: int = 100, offset: int = 0, newest_first: bool = True,
+                        scan_limit: int = JOB_SCAN_LIMIT) -> list[tuple[str, int]]:
+        """Job ids with their creation time (ms), newest first: the jobs whose hash still exists.
+
+        There is no per-job index to keep up (it would cost every job a command and outlive the
+        jobs it lists): the app's job keys are scanned, at most ``scan_limit`` of them, and their
+        creation times read in one pipeline. With more jobs than that the list is a sample;
+        look a job up by its id instead."""
+        keys: list[str] = []
+        async for key in self.client.scan_iter(match=self.keys.job_pattern(), count=1000):
+            keys.append(key)
+            if len(keys) >= scan_limit:
+                break
         rows: list[tuple[str, int]] = []
-        for index in self.keys.job_indexes():
-            got = await (self.client.zrevrange if newest_first else self.client.zrange)(
-                index, offset, offset + limit - 1, withscores=True)
-            rows += [(jid, int(score)) for jid, score in got]
-        async with self.client.pipeline(transaction=False) as pipe:
-            for jid, _ in rows:
-                pipe.exists(self.keys.job(jid))
-            alive = await pipe.execute()
-        gone = [jid for (jid, _), ok in zip(rows, alive, strict=True) if not ok]
-        if gone:
-            for index in self.keys.job_indexes():
-                await self.client.zrem(index, *gone)
-        rows = [row for row, ok in zip(rows, alive, strict=True) if ok]
-        rows.sort(key=lambda r: r[1], reverse=newest_first)
-        return rows[:limit]
+        for start in range(0, len(keys), 1000):
+            async with self.client.pipeline(transaction=False) as pipe:
+                for key in keys[start:start + 1000]:
+                    pipe.hmget(key, [JobFields.meta("jid"), JobFields.meta("jc")])
+                values = await pipe.execute()
+            rows += [(jid, parse_timestamp(jc)) for jid, jc in values if jid]
+        rows.sort(key=lambda r: (r[1], r[0]), reverse=newest_first)
+        return rows[offset:offset + limit]
 
     async def _on_job(self, message: dict[str, Any]) -> None:
         body = json.loads(message["data"])

@@ -17,8 +17,6 @@ Key schema (namespace ``hmsh`` by default, ``<app>`` = app id, ``<v>`` = version
     hmsh:<app>:signals:<t>:<key>  string  open web-hook registration -> "<aid>::<dad>::<gid>::<jid>"
     hmsh:<app>:s:<key>:<ts>       hash    stats buckets (+ ":index:<path>:<value>" lists, ":mdn:<path>" zsets)
     hmsh:<app>:d:<jid>            list    awaited child job ids (interrupt with ``descend``)
-    hmsh:<app>:jobs               zset    job index for listing runs: jid -> created ms (pruned by readers
-                                          when the job hash has expired)
 
 Pub/sub channels (not keys)::
 
@@ -87,17 +85,6 @@ class Keys:
 
     def job_pattern(self) -> str:
         return f"{self.prefix}j:*"
-
-    def job_index(self, jid: str | None = None) -> str:
-        """Jobs by creation time (studio runs list); one index per shard when sharded."""
-        if self.shards <= 1 or jid is None:
-            return f"{self.prefix}jobs"
-        return f"{self.prefix}jobs:{self.shard_tag(jid)}"
-
-    def job_indexes(self) -> list[str]:
-        if self.shards <= 1:
-            return [f"{self.prefix}jobs"]
-        return [f"{self.prefix}jobs:{{s{n}}}" for n in range(self.shards)]
 
     # -- streams -------------------------------------------------------------------------------
     def engine_stream(self, jid: str | None = None) -> str:

@@ -39,7 +39,6 @@ class StepSpec:
     ack: tuple[str, str, str] | None = None
     finishing: bool = field(default=False)
     expire: int | None = None
-    index: tuple[str, int, str] | None = None
     event: tuple[str, dict[str, Any]] | None = None          # the step's own activity event
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)   # events of folded children
     notify: tuple[str, str] | None = None
@@ -90,8 +89,6 @@ class StepSpec:
             spec["ack"] = [self._stream(self.ack[0]), self.ack[1], self.ack[2]]
         if self.expire is not None:
             spec["expire"] = str(self.expire)
-        if self.index is not None:
-            spec["index"] = [self._stream(self.index[0]), str(self.index[1]), self.index[2]]
         events = ([self.event] if self.event is not None else []) + self.events
         if events:
             spec["events"] = [[channel, json.dumps(body, separators=(",", ":"))] for channel, body in events]

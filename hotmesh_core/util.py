@@ -38,6 +38,18 @@ def timestamp(ms: int | None = None) -> str:
     return dt.strftime("%Y%m%d%H%M%S.") + f"{dt.microsecond // 1000:03d}"
 
 
+def parse_timestamp(text: str | None) -> int:
+    """Milliseconds of a ``timestamp()`` string (0 when missing or malformed)."""
+    if not text:
+        return 0
+    try:
+        whole, _, frac = text.partition(".")
+        dt = datetime.strptime(whole, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return 0
+    return int(dt.timestamp()) * 1000 + int((frac + "000")[:3] or 0)
+
+
 def time_slice(granularity: str | None, ms: int | None = None) -> str:
     """Stats bucket: ``YYYYMMDDHHmm`` floored to the granularity (``5m`` default, ``Nh``), ``0`` for infinity."""
     if granularity == "infinity":

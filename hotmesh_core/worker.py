@@ -103,7 +103,8 @@ class WorkerRunner:
                 return
         self.counts[code] = self.counts.get(code, 0) + 1
         reply_meta = {**meta, "guid": guid()}
-        reply = msgs.build(reply_meta, type=msgs.RESPONSE, data=out, status=status, code=code)
+        carried = {"c": message["c"]} if "c" in message else {}   # the engine's state, echoed (legs.carry)
+        reply = msgs.build(reply_meta, type=msgs.RESPONSE, data=out, status=status, code=code, **carried)
         crash_point("worker.before_reply")
         await self.forwarder.forward(self.hm.keys.engine_stream(meta.get("jid")), reply,
                                      stream, WORKER_GROUP, message_id)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .. import messages as msgs
 from ..compiler.model import Activity
 from ..context import SEEDED, AppIndex, StepState, fields_to_read, restore
-from ..errors import HotMeshError, PipeError
+from ..errors import HotMeshError, PipeError, VersionNotFoundError
 from ..faults import crash_point
 from ..keys import JobFields
 from ..mapper import children_for, job_map_fields, truthy
@@ -78,7 +78,8 @@ def seed_children(engine: Engine, spec: StepSpec, jid: str, gid: str, dad: str, 
             child_ctx = {**ctx, child: {}}
             child_ctx["$self"] = child_ctx[child]
             try:
-                _dispatch(engine, activity, jid, gid, child_ctx, spec, child_dad, trc, own_event=False)
+                _dispatch(engine, activity, jid, gid, child_ctx, spec, child_dad, trc, own_event=False,
+                          index=index)
                 continue
             except (PipeError, HotMeshError):
                 pass
@@ -198,7 +199,8 @@ async def leg1(engine: Engine, message: dict[str, Any], ack: tuple[str, str, str
                 if isinstance(threshold, int | float) and not isinstance(threshold, bool):
                     spec.precheck = int(threshold)
             if activity.type in ("worker", "await"):
-                _dispatch(engine, activity, jid, state.meta["gid"], ctx, spec, dad, meta.get("trc"))
+                _dispatch(engine, activity, jid, state.meta["gid"], ctx, spec, dad, meta.get("trc"),
+                          index=index)
             elif activity.type == "hook":
                 if not hooks.open_hook(engine, index, activity, state, spec, dad):
                     _single_leg(engine, index, activity, state, spec, dad, ctx)
@@ -251,7 +253,7 @@ def _conclude(engine: Engine, index: AppIndex, activity: Activity, state: StepSt
 
 
 def _dispatch(engine: Engine, activity: Activity, jid: str, gid: str, ctx: dict[str, Any], spec: StepSpec,
-              dad: str, trc: str | None, *, own_event: bool = True) -> None:
+              dad: str, trc: str | None, *, own_event: bool = True, index: AppIndex | None = None) -> None:
     """Leg 1 of a worker or await: map the input, send the work, open the ledger. Raises (before
     touching ``spec``) when the input, the topic or the payload size is wrong."""
     payload = map_rules(activity.input_maps, ctx) if activity.input_maps is not None else None
@@ -261,8 +263,16 @@ def _dispatch(engine: Engine, activity: Activity, jid: str, gid: str, ctx: dict[
     out_meta = msgs.metadata(jid, gid, dad, activity.id, topic=topic, trc=trc)
     if payload is not None:
         msgs.check_size(f"input of {activity.id}", payload, engine.settings.max_payload_bytes)
+    entry = {"output": {"metadata": _activity_meta(activity, dad, ctx)}}
+    if payload is not None:
+        entry["input"] = {"data": payload}
+    blob = dumps(entry)
     if activity.type == "worker":
         extra: dict[str, Any] = {"policies": {"retry": activity.retry}} if activity.retry else {}
+        if index is not None:
+            carried = carry(index, activity, dad, ctx, blob)
+            if carried is not None:
+                extra["c"] = carried
         spec.xadd.append((engine.keys.worker_stream(topic), msgs.build(out_meta, data=payload, **extra)))
     else:
         awaits = True if activity.await_child is True else truthy(resolve(activity.await_child, ctx))
@@ -270,10 +280,7 @@ def _dispatch(engine: Engine, activity: Activity, jid: str, gid: str, ctx: dict[
             out_meta["await"] = False
         spec.xadd.append((engine.keys.engine_stream(jid), msgs.build(out_meta, type=msgs.AWAIT,
                                                                       data=payload or {})))
-    entry = {"output": {"metadata": _activity_meta(activity, dad, ctx)}}
-    if payload is not None:
-        entry["input"] = {"data": payload}
-    spec.hset[JobFields.activity(activity.id, dad)] = dumps(entry)
+    spec.hset[JobFields.activity(activity.id, dad)] = blob
     spec.hset[JobFields.ledger(activity.id, dad)] = str(LEG1_OPEN)
     event = engine.event(jid, activity.id, dad, activity.type, "running", 200)
     if own_event:
@@ -315,14 +322,88 @@ def _fail_in_leg1(engine: Engine, index: AppIndex, activity: Activity, state: St
     spec.emit_message = None
 
 
+# -- carried state -----------------------------------------------------------------------------
+#: the most a worker message carries for its leg 2 (bigger states are read back instead)
+CARRY_MAX_BYTES = 16_384
+CARRY_META = ("jid", "gid", "vrs", "tpc", "trc", "pj", "px", "ngn")
+
+
+def carry(index: AppIndex, activity: Activity, dad: str, ctx: dict[str, Any], blob: str) -> dict[str, Any] | None:
+    """What leg 2 of a worker activity would read from the job hash, sent along with the work.
+
+    The worker echoes it (``c``) in its response, so leg 2 computes without reading the job: it
+    needs the job's fixed metadata, the activity's own leg-1 entry (``o``) and the entries of the
+    ancestors its mappings consume (``b``), all write-once while the activity is open. The step
+    script still checks everything that can change (generation, semaphore, and the ledger
+    compare-and-set against leg 1's value): when any differs (a pending response moved the
+    ledger, a duplicate, an interrupt) leg 2 reads the job and computes again. Activities whose
+    mappings read ``$job``, cycle pivots and anything that needs a non-ancestor's state carry nothing."""
+    if activity.cycle or index.reads_job.get(activity.id):
+        return None
+    job_meta = ctx.get("$job", {}).get("metadata", {})
+    meta: dict[str, str] = {}
+    for key in CARRY_META:
+        value = job_meta.get(key)
+        if value is not None:
+            meta[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    if "vrs" not in meta or "gid" not in meta:
+        return None
+    _, blobs = fields_to_read(index, activity, dad)
+    entries: dict[str, str] = {}
+    size = len(blob)
+    for aid, name in blobs:
+        if aid == activity.id:
+            continue
+        entry = ctx.get(aid)
+        if aid not in activity.ancestors or not entry:
+            return None
+        entries[name] = dumps(entry)
+        size += len(entries[name])
+        if size > CARRY_MAX_BYTES:
+            return None
+    return {"m": meta, "o": blob, "b": entries}
+
+
+async def _state_carried(engine: Engine, meta: dict[str, Any], carried: dict[str, Any],
+                         ) -> tuple[AppIndex, Activity, StepState] | None:
+    """Leg 2's state from what its message carries (see ``carry``); None when it falls short."""
+    try:
+        job_meta, own, entries = carried["m"], carried["o"], carried["b"]
+        index = await engine.app(str(job_meta["vrs"]))
+    except (KeyError, TypeError, VersionNotFoundError):
+        return None
+    aid, dad = meta.get("aid"), meta.get("dad")
+    activity = index.app.activities.get(aid or "")
+    if activity is None or not isinstance(dad, str) or job_meta.get("gid") != meta.get("gid"):
+        return None
+    fields, blobs = fields_to_read(index, activity, dad)
+    given = {JobFields.SEMAPHORE: "1", JobFields.ledger(activity.id, dad): str(LEG1_OPEN),
+             JobFields.activity(activity.id, dad): own, **entries,
+             **{JobFields.meta(k): v for k, v in job_meta.items()}}
+    values: list[str | None] = []
+    for name in fields:
+        if name in given:
+            values.append(given[name])
+        elif name.startswith("m/"):
+            values.append(None)
+        else:
+            return None
+    return index, activity, restore(index, activity, fields, blobs, values)
+
+
 # -- leg 2 --------------------------------------------------------------------------------------
 async def leg2(engine: Engine, message: dict[str, Any], ack: tuple[str, str, str]) -> None:
     meta = message["metadata"]
     aid, dad = meta["aid"], meta["dad"]
-    for _ in range(20):
-        found = await _read_or_drop(engine, meta, ack)
+    carried = message.get("c")
+    for attempt in range(20):
+        found = None
+        if attempt == 0 and isinstance(carried, dict):
+            found = await _state_carried(engine, meta, carried)
         if found is None:
-            return
+            found = await _read_or_drop(engine, meta, ack)
+            if found is None:
+                return
         index, activity, state = found
         ledger = state.ledger
         digits = f"{ledger:015d}" if ledger is not None else ""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -105,7 +104,6 @@ async def prepare(engine: Engine, topic: str, data: dict[str, Any], *, index: Ap
     add_stats(engine, activity, ctx, jid, spec)
     if parent and parent.awaits:
         spec.push.append((engine.keys.dependents(parent.jid), jid))
-    spec.index = (engine.keys.job_index(jid), int(time.time() * 1000), jid)
     spec.event = engine.event(jid, trigger_id, ",0", "trigger", "started" if not pending else "pending", 200)
     if pending:
         spec.expire = max(1, int(pending))

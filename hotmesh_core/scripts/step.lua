@@ -21,7 +21,6 @@
 --   ack      [k, group, id]  XACK the consumed message (also on 'gone'/'inactive'/'duplicate'); acked
 --                          entries are trimmed from the stream in bulk (scripts/trim.lua), not one by one
 --   expire   "seconds"     EXPIRE the job now (pending jobs)
---   index    [k, score, member]  ZADD the job into the app's job index (trigger)
 --   events   [[channel, json]]  PUBLISH live events (studio), each with ',"js":<sem>,"finished":0|1' appended
 --   notify   [k, json]     XADD unconditionally (interrupt: tell parent / caller although js < 0)
 --   timer    [k, member, ms]   ZADD a timer due at Redis TIME + ms (never a process clock, G5)
@@ -177,9 +176,6 @@ if spec.del then
   for _, k in ipairs(spec.del) do
     redis.call('DEL', KEYS[k])
   end
-end
-if spec.index then
-  redis.call('ZADD', KEYS[spec.index[1]], spec.index[2], spec.index[3])
 end
 if spec.events then
   local tail = ',"js":' .. sem .. ',"finished":' .. finished .. '}'

@@ -41,15 +41,17 @@ async def test_events_flow_only_while_watched(mesh, redis_url) -> None:
         await listener.aclose()
 
 
-async def test_job_index_lists_newest_first_and_prunes(mesh, sync_redis) -> None:
+async def test_list_jobs_finds_live_jobs_newest_first(mesh, sync_redis) -> None:
     hm = await mesh(PARALLEL, workers={"work.do": hello_world, "work.do.more": more_world})
     first = await hm.pub("seq.test", {"a": "1"})
     await asyncio.sleep(0.01)
     second = await hm.pub("seq.test", {"a": "2"})
     rows = await hm.list_jobs(limit=10)
     assert [jid for jid, _ in rows] == [second, first]
+    assert [jid for jid, _ in await hm.list_jobs(limit=10, newest_first=False)] == [first, second]
+    assert [jid for jid, _ in await hm.list_jobs(limit=1, offset=1)] == [first]
     await hm.scrub(first)
     assert [jid for jid, _ in await hm.list_jobs(limit=10)] == [second]
-    assert sync_redis.zcard(hm.keys.job_index()) == 1
+    assert not [key for key in sync_redis.scan_iter(match=f"hmsh:{hm.app_id}:*") if key.endswith(":jobs")]
 
 
