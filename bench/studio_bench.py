@@ -150,7 +150,8 @@ async def runs_bench(url: str) -> None:
                     JobFields.SEMAPHORE: "0" if n % 10 else "1", JobFields.meta("tpc"): "bench.go",
                     JobFields.meta("jid"): jid,
                     JobFields.meta("vrs"): "1", JobFields.meta("jc"): stamp, JobFields.meta("ju"): stamp,
-                    JobFields.activity("a0", ",0"): json.dumps({"output": {"data": {"n": n}}})})
+                    JobFields.activity("a0", ",0"): json.dumps({"ac": stamp, "au": stamp}),
+                    JobFields.output("a0", ",0"): json.dumps({"n": n})})
             await pipe.execute()
         table = RunsTable(hm, limit=JOBS)
         await atimed("RunsTable.load (list + HMGET + frame + filter)", table.load)

@@ -14,7 +14,7 @@ from typing import Any
 from .compiler.model import Activity, CompiledApp
 from .keys import META_FIELDS, JobFields
 from .mapper import job_map_paths
-from .serializer import decode, unflatten
+from .serializer import decode, dumps, unflatten
 from .util import dad_at_depth
 
 TRIGGER_LEDGER = 888000001000001
@@ -83,14 +83,59 @@ class StepState:
         return self.semaphore is not None
 
 
+#: metadata an entry gets back from its field name and the app instead of storing it
+DERIVED_META = ("aid", "dad", "atp", "stp")
+
+
+def entry_fields(aid: str, dad: str, entry: dict[str, Any]) -> dict[str, str]:
+    """An activity entry ``{"output": {"metadata", "data"}, "input": {"data"}, "hook": {"data"}}``
+    as job-hash fields (layout: ``keys.JobFields``)."""
+    meta_f, out_f, in_f, hook_f = JobFields.entry(aid, dad)
+    output = entry.get("output") or {}
+    meta = {k: v for k, v in (output.get("metadata") or {}).items() if k not in DERIVED_META}
+    fields = {meta_f: dumps(meta)}
+    if "data" in output:
+        fields[out_f] = dumps(output["data"])
+    for part, name in (("input", in_f), ("hook", hook_f)):
+        value = entry.get(part)
+        if isinstance(value, dict) and "data" in value:
+            fields[name] = dumps(value["data"])
+    return fields
+
+
+def entry_from(aid: str, dad: str, values: dict[str, str | None], atp: str | None = None,
+               stp: str | None = None) -> dict[str, Any]:
+    """The entry stored by ``entry_fields`` (``{}`` when the activity has not run at ``dad``)."""
+    meta_f, out_f, in_f, hook_f = JobFields.entry(aid, dad)
+    raw = values.get(meta_f)
+    if raw is None:
+        return {}
+    meta: dict[str, Any] = {"aid": aid, "dad": dad}
+    if atp:
+        meta["atp"] = atp
+    if stp:
+        meta["stp"] = stp
+    meta.update(json.loads(raw))
+    entry: dict[str, Any] = {"output": {"metadata": meta}}
+    if (out := values.get(out_f)) is not None:
+        entry["output"]["data"] = json.loads(out)
+    if (given := values.get(in_f)) is not None:
+        entry["input"] = {"data": json.loads(given)}
+    if (hook := values.get(hook_f)) is not None:
+        entry["hook"] = {"data": json.loads(hook)}
+    return entry
+
+
 def fields_to_read(index: AppIndex, activity: Activity, dad: str) -> tuple[list[str], list[tuple[str, str]]]:
-    """The HMGET field list for a step of ``activity`` at ``dad`` and the (aid, field) pairs in it."""
+    """The HMGET field list for a step of ``activity`` at ``dad`` and the (aid, address dad) of
+    each activity entry in it."""
     fields = [JobFields.SEMAPHORE, *META_FIELDS, JobFields.ledger(activity.id, dad)]
-    blobs = [(activity.id, JobFields.activity(activity.id, dad))]
+    blobs = [(activity.id, dad)]
     for aid in (*activity.consumes, *index.fold_reads.get(activity.id, ())):
         if aid != activity.id and aid in index.depth:
-            blobs.append((aid, JobFields.activity(aid, dad_at_depth(dad, index.depth[aid]))))
-    fields += [f for _, f in blobs]
+            blobs.append((aid, dad_at_depth(dad, index.depth[aid])))
+    for aid, at in blobs:
+        fields += JobFields.entry(aid, at)
     if index.reads_job.get(activity.id):
         fields += index.job_fields.get(activity.graph, [])
     return fields, blobs
@@ -110,10 +155,10 @@ def restore(index: AppIndex, activity: Activity, fields: list[str], blobs: list[
         job_meta["js"] = int(sem_raw)
     ctx: dict[str, Any] = {"$job": {"metadata": job_meta, "data": data},
                            "$app": {"settings": index.app.settings}}
-    for aid, name in blobs:
-        raw = got.get(name)
-        entry = json.loads(raw) if raw else {}
-        if index.activity(aid).type == "trigger" and "output" in entry:
+    for aid, at in blobs:
+        definition = index.activity(aid)
+        entry = entry_from(aid, at, got, definition.type, definition.subtype)
+        if definition.type == "trigger" and "output" in entry:
             entry["input"] = {"data": entry["output"].get("data", {})}
         ctx[aid] = entry
     ctx["$self"] = ctx.setdefault(activity.id, {})

@@ -2,29 +2,33 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from .compiler.model import CompiledApp
+from .context import entry_from
 from .engine import job_output
 from .keys import JobFields
 
 
-def export_job(raw: dict[str, str]) -> dict[str, Any]:
+def export_job(raw: dict[str, str], app: CompiledApp | None = None) -> dict[str, Any]:
     """``{"status", "data", "metadata", "process": {"0": {"0": {aid: {...}}}}, "activities": [...]}``.
 
     ``activities`` is the flat list (aid, dad, ledger, output, hook, timings) the studio uses.
+    ``app`` (the job's version) names each activity's type and subtype.
     """
     output = job_output(raw)
     process: dict[str, Any] = {}
     activities: list[dict[str, Any]] = []
     ledgers = {k[2:]: int(v) for k, v in raw.items() if k.startswith("l/")}
-    for name, value in raw.items():
+    for name in raw:
         if not name.startswith("a/"):
             continue
         address = name[2:]
         cut = address.index(",")
         aid, dad = address[:cut], address[cut:]
-        entry = json.loads(value)
+        definition = app.activities.get(aid) if app is not None else None
+        entry = entry_from(aid, dad, dict(raw), definition.type if definition else None,
+                           definition.subtype if definition else None)
         node = process
         for segment in dad.split(",")[1:]:
             node = node.setdefault(segment, {})

@@ -116,16 +116,22 @@ class HotMesh:
         await hm._pubsub.subscribe(**{hm.keys.quorum_channel(hm.guid): hm._on_own,
                                       hm.keys.quorum_channel(): hm._on_quorum})
         hm._listener = asyncio.create_task(hm._listen(), name="hotmesh pubsub")
+        def reader() -> RedisClient | Wire:
+            """A consumer's own connection for its blocking reads (its timeout outlasts BLOCK)."""
+            if hm.store.wire is not None:
+                return Wire(url, timeout=settings.block_time_ms / 1000 + 5)
+            return reader_client(url, settings.block_time_ms)
+
         if engine:
             hm.engine = Engine(hm)
             for stream in hm.keys.engine_streams():
-                hm.routers.append(Router(hm.client, reader_client(url, settings.block_time_ms), stream, ENGINE_GROUP, hm.guid,
+                hm.routers.append(Router(hm.client, reader(), stream, ENGINE_GROUP, hm.guid,
                                          hm._engine_handle,
                                          settings, hm._engine_exhausted))
         for worker in workers:
             runner = WorkerRunner(hm, worker)
             hm.workers.append(runner)
-            hm.routers.append(Router(hm.client, reader_client(url, settings.block_time_ms), runner.stream, WORKER_GROUP, hm.guid,
+            hm.routers.append(Router(hm.client, reader(), runner.stream, WORKER_GROUP, hm.guid,
                                      runner.handle,
                                      settings, hm._worker_exhausted(runner), concurrency=worker.concurrency))
         throttles = await hm.client.hgetall(hm.keys.throttles())
@@ -320,7 +326,12 @@ class HotMesh:
         raw = await self.get_raw(jid)
         if not raw:
             raise JobNotFoundError(f"Job {jid} not found", job_id=jid)
-        return export_job(raw)
+        app = None
+        version = raw.get(JobFields.meta("vrs"))
+        if version:
+            compiled = await self.store.compiled(version)
+            app = CompiledApp.from_json(compiled) if compiled else None
+        return export_job(raw, app)
 
     async def scrub(self, jid: str) -> None:
         check_id("job id", jid)

@@ -160,7 +160,11 @@ class JobFields:
     ``:done``             how many times the job completed (always 1; checked by the fault tests)
     ``m/<key>``           job metadata: jid gid tpc app vrs trc ngn key ts jc ju pj pg pd pa px src err
     ``d/<path>``          job data (``$job.data``), one field per job-map leaf, serializer-encoded
-    ``a/<aid><dad>``      one activity execution: JSON ``{"output": {"data", "metadata"}, "hook": {"data"}}``
+    ``a/<aid><dad>``      one activity execution's metadata, JSON (``ac``, ``au``, ``err``, ...; the
+                          id, address, type and subtype come from the field name and the app)
+    ``o/<aid><dad>``      its output data, ``i/<aid><dad>`` its input data, ``h/<aid><dad>`` the data of
+                          the signal that woke it (JSON; absent when none). Small separate values keep
+                          small jobs in Redis' compact hash encoding (values up to 64 bytes)
     ``l/<aid><dad>``      the activity's 15-digit collation ledger at that address (spec 5.4)
     ``g/<guid>``          a leg-2 message already applied while the leg stayed open (duplicate guard)
     ``_<name>``           search fields; ``-<name>`` markers (literal names, as in the reference)
@@ -181,6 +185,24 @@ class JobFields:
     @staticmethod
     def activity(aid: str, dad: str) -> str:
         return f"a/{aid}{dad}"
+
+    @staticmethod
+    def output(aid: str, dad: str) -> str:
+        return f"o/{aid}{dad}"
+
+    @staticmethod
+    def input(aid: str, dad: str) -> str:
+        return f"i/{aid}{dad}"
+
+    @staticmethod
+    def hook(aid: str, dad: str) -> str:
+        return f"h/{aid}{dad}"
+
+    @staticmethod
+    def entry(aid: str, dad: str) -> tuple[str, str, str, str]:
+        """The fields of one activity entry: metadata, output, input, hook."""
+        address = aid + dad
+        return "a/" + address, "o/" + address, "i/" + address, "h/" + address
 
     @staticmethod
     def ledger(aid: str, dad: str) -> str:

@@ -14,7 +14,9 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
@@ -24,6 +26,7 @@ from .config import Settings
 from .streams import Trimmer
 from .task import wait_event
 from .types import RedisClient
+from .wire import Wire
 
 log = logging.getLogger("hotmesh.router")
 
@@ -31,10 +34,12 @@ Handler = Callable[[str, str, str], Awaitable[None]]          # (stream, id, raw
 Exhausted = Callable[[str, str, str | None, int], Awaitable[None]]   # (stream, id, raw or None, deliveries)
 
 PAUSED = 2_147_483_647
+#: a busy consumer trims its stream after this many messages (see ``_trim``)
+TRIM_BATCH = 500
 
 
 class Router:
-    def __init__(self, client: RedisClient, reader: RedisClient, stream: str, group: str, consumer: str,
+    def __init__(self, client: RedisClient, reader: RedisClient | Wire, stream: str, group: str, consumer: str,
                  handler: Handler,
                  settings: Settings, on_exhausted: Exhausted, *, concurrency: int = 32) -> None:
         self.client = client
@@ -89,7 +94,10 @@ class Router:
         for task in list(self._active):
             task.cancel()
         with contextlib.suppress(Exception):
-            await self.reader.aclose()
+            if isinstance(self.reader, Wire):
+                await self.reader.close()
+            else:
+                await self.reader.aclose()
 
     def set_throttle(self, ms: int) -> None:
         self.throttle_ms = ms
@@ -117,10 +125,8 @@ class Router:
                     await self._slot_freed.wait()
                 room = min(self.settings.read_count, self.concurrency - self.in_flight)
                 block = None if cursor == "0" else self.settings.block_time_ms
-                reply = await self.reader.xreadgroup(self.group, self.consumer, {self.stream: cursor},
-                                                     count=room, block=block)
+                entries = await self._read(cursor, room, block)
                 backoff = 0.1
-                entries = reply[0][1] if reply else []
                 if cursor == "0" and not entries:
                     cursor = ">"
                     continue
@@ -151,6 +157,21 @@ class Router:
                 log.exception("stream read failed on %s", self.stream)
                 await asyncio.sleep(backoff)
 
+    async def _read(self, cursor: str, count: int, block: int | None) -> list[tuple[str, dict[str, str] | None]]:
+        """One XREADGROUP: ``(id, fields)`` pairs (fields None or empty for an entry deleted while pending)."""
+        if isinstance(self.reader, Wire):
+            args: list[Any] = ["XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", count]
+            if block is not None:
+                args += ["BLOCK", block]
+            reply = await self.reader.call(*args, "STREAMS", self.stream, cursor)
+            if not reply:
+                return []
+            return [(message_id, dict(zip(values[::2], values[1::2], strict=True)) if values else None)
+                    for message_id, values in reply[0][1]]
+        got = await self.reader.xreadgroup(self.group, self.consumer, {self.stream: cursor}, count=count, block=block)
+        entries: list[tuple[str, dict[str, str] | None]] = got[0][1] if got else []
+        return entries
+
     async def _spawn(self, message_id: str, raw: str) -> None:
         self.in_flight += 1
         self._holding.add(message_id)
@@ -178,14 +199,17 @@ class Router:
         await self.client.xack(self.stream, self.group, message_id)
 
     async def _trim(self) -> None:
-        """Drop acked entries in bulk while this consumer is busy (idle streams cost nothing)."""
+        """Drop acked entries in bulk: after every ``TRIM_BATCH`` messages handled here, and at
+        least every ``trim_interval_ms`` while there were any (idle streams cost nothing)."""
         interval = self.settings.trim_interval_ms / 1000
+        last = time.monotonic()
         while self._running:
-            await asyncio.sleep(interval * (0.75 + random.random() / 2))
-            if self.processed == self._trimmed_at:
+            await asyncio.sleep(min(0.1, interval))
+            handled = self.processed - self._trimmed_at
+            if handled <= 0 or (handled < TRIM_BATCH and time.monotonic() - last < interval):
                 continue
             try:
-                self._trimmed_at = self.processed
+                self._trimmed_at, last = self.processed, time.monotonic()
                 await self._trimmer.trim(self.stream)
             except asyncio.CancelledError:
                 raise

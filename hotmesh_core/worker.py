@@ -5,6 +5,8 @@ stall longer than the reclaim delay, the same message (same ``metadata.guid``) i
 again, so side effects must be idempotent; ``message.idempotency_key`` names the execution.
 The response and the ack of the input are one script (``streams.Forwarder``): a response is never
 sent twice for one delivery, and an acked input always has its response in the engine stream.
+In a process that is also an engine, the response does not travel: leg 2 of the activity runs
+right here and acks the input in its own atomic step (``Engine.respond_here``).
 """
 
 from __future__ import annotations
@@ -104,8 +106,13 @@ class WorkerRunner:
         self.counts[code] = self.counts.get(code, 0) + 1
         reply_meta = {**meta, "guid": guid()}
         carried = {"c": message["c"]} if "c" in message else {}   # the engine's state, echoed (legs.carry)
-        reply = msgs.build(reply_meta, type=msgs.RESPONSE, data=out, status=status, code=code, **carried)
         crash_point("worker.before_reply")
+        if self.hm.engine is not None and await self.hm.engine.respond_here(
+                {"metadata": reply_meta, "type": msgs.RESPONSE, "data": out, "status": status, "code": code,
+                 **carried}, (stream, WORKER_GROUP, message_id)):
+            crash_point("worker.after_reply")
+            return
+        reply = msgs.build(reply_meta, type=msgs.RESPONSE, data=out, status=status, code=code, **carried)
         await self.forwarder.forward(self.hm.keys.engine_stream(meta.get("jid")), reply,
                                      stream, WORKER_GROUP, message_id)
         crash_point("worker.after_reply")

@@ -36,7 +36,7 @@ async def fetch_rows(mesh: HotMesh, jobs: list[tuple[str, int]], triggers: dict[
     app (a handful of fields), so the input comes in the same round trip.
     """
     topics = list(triggers)
-    inputs = [JobFields.activity(triggers[t], ",0") for t in topics]
+    inputs = [JobFields.output(triggers[t], ",0") for t in topics]
     async with mesh.client.pipeline(transaction=False) as pipe:
         for jid, _ in jobs:
             pipe.hmget(mesh.keys.job(jid), FIELDS + inputs)
@@ -65,7 +65,7 @@ def make_row(jid: str, created_ms: int, value: list[str | None], raw_input: str 
     data = ""
     if raw_input:
         try:
-            data = json.dumps(json.loads(raw_input).get("output", {}).get("data", {}), sort_keys=True)
+            data = json.dumps(json.loads(raw_input), sort_keys=True)
         except (ValueError, AttributeError):
             data = ""
     return {"jid": jid, "status": status, "topic": topic or "", "version": version or "",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import messages as msgs
 from ..compiler.model import Activity
-from ..context import AppIndex, StepState
+from ..context import AppIndex, StepState, entry_fields
 from ..errors import HotMeshError, JobCompletedError, JobNotFoundError, PipeError
 from ..keys import META_FIELDS, JobFields
 from ..mapper import job_map_fields, truthy
@@ -42,7 +42,7 @@ def cycle(engine: Engine, activity: Activity, state: StepState, spec: StepSpec, 
     entry: dict[str, Any] = {"output": {"metadata": _activity_meta(activity, dad, state)}}
     if data is not None:
         entry["input"] = {"data": data}
-    spec.hset[JobFields.activity(activity.id, dad)] = dumps(entry)
+    spec.hset.update(entry_fields(activity.id, dad, entry))
     spec.hset[JobFields.ledger(activity.id, dad)] = str(CYCLE_DONE)
     spec.event = engine.event(jid, activity.id, dad, activity.type, "done", 200)
 
@@ -113,8 +113,8 @@ def interrupt_activity(engine: Engine, index: AppIndex, activity: Activity, stat
     options = interrupt_options(activity, ctx)
     if target in (UNDEFINED, None, "", jid):
         spec.hset.update(job_map_fields(activity.job_maps, ctx))
-        spec.hset[JobFields.activity(activity.id, dad)] = dumps({"output": {"metadata": _activity_meta(
-            activity, dad, state)}})
+        spec.hset.update(entry_fields(activity.id, dad, {"output": {"metadata": _activity_meta(
+            activity, dad, state)}}))
         spec.hset[JobFields.ledger(activity.id, dad)] = str(888000001000001)
         apply_interrupt(engine, index, state.meta, spec, options, extra=-1)
         _finish_spec(engine, index, activity, state, spec, ctx)

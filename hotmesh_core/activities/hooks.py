@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from .. import messages as msgs
 from ..compiler.model import Activity, HookRule
-from ..context import AppIndex, StepState
+from ..context import AppIndex, StepState, entry_fields
 from ..errors import PipeError
 from ..keys import JobFields
 from ..pipe import UNDEFINED, resolve
-from ..serializer import dumps
 from ..store import StepSpec
 from ..util import guid
 
@@ -57,7 +56,7 @@ def open_hook(engine: Engine, index: AppIndex, activity: Activity, state: StepSt
     if not waits:
         return False
     entry = {"output": {"metadata": _activity_meta(activity, dad, state)}}
-    spec.hset[JobFields.activity(activity.id, dad)] = dumps(entry)
+    spec.hset.update(entry_fields(activity.id, dad, entry))
     spec.hset[JobFields.ledger(activity.id, dad)] = str(LEG1_OPEN)
     spec.event = engine.event(jid, activity.id, dad, activity.type, "running", 200)
     return True

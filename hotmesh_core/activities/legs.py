@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import messages as msgs
 from ..compiler.model import Activity
-from ..context import SEEDED, AppIndex, StepState, fields_to_read, restore
+from ..context import SEEDED, AppIndex, StepState, entry_fields, fields_to_read, restore
 from ..errors import HotMeshError, PipeError, VersionNotFoundError
 from ..faults import crash_point
 from ..keys import JobFields
@@ -244,8 +244,8 @@ def _conclude(engine: Engine, index: AppIndex, activity: Activity, state: StepSt
     spec.semeq = threshold
     spec.sem = -threshold
     spec.hset[JobFields.ledger(activity.id, dad)] = str(888000000000000)
-    spec.hset[JobFields.activity(activity.id, dad)] = dumps({"output": {"metadata": _activity_meta(
-        activity, dad, state, skipped=True)}})
+    spec.hset.update(entry_fields(activity.id, dad, {"output": {"metadata": _activity_meta(
+        activity, dad, state, skipped=True)}}))
     spec.event = engine.event(state.meta["jid"], activity.id, dad, activity.type, "done", 200)
     _finish_spec(engine, index, activity, state, spec, state.ctx)
     spec.emit_message = None
@@ -266,11 +266,11 @@ def _dispatch(engine: Engine, activity: Activity, jid: str, gid: str, ctx: dict[
     entry = {"output": {"metadata": _activity_meta(activity, dad, ctx)}}
     if payload is not None:
         entry["input"] = {"data": payload}
-    blob = dumps(entry)
+    fields = entry_fields(activity.id, dad, entry)
     if activity.type == "worker":
         extra: dict[str, Any] = {"policies": {"retry": activity.retry}} if activity.retry else {}
         if index is not None:
-            carried = carry(index, activity, dad, ctx, blob)
+            carried = carry(index, activity, dad, ctx, fields)
             if carried is not None:
                 extra["c"] = carried
         spec.xadd.append((engine.keys.worker_stream(topic), msgs.build(out_meta, data=payload, **extra)))
@@ -280,7 +280,7 @@ def _dispatch(engine: Engine, activity: Activity, jid: str, gid: str, ctx: dict[
             out_meta["await"] = False
         spec.xadd.append((engine.keys.engine_stream(jid), msgs.build(out_meta, type=msgs.AWAIT,
                                                                       data=payload or {})))
-    spec.hset[JobFields.activity(activity.id, dad)] = blob
+    spec.hset.update(fields)
     spec.hset[JobFields.ledger(activity.id, dad)] = str(LEG1_OPEN)
     event = engine.event(jid, activity.id, dad, activity.type, "running", 200)
     if own_event:
@@ -297,7 +297,7 @@ def _single_leg(engine: Engine, index: AppIndex, activity: Activity, state: Step
     children = children_for(activity, 200, ctx)
     spec.hset.update(job_map_fields(activity.job_maps, ctx))
     spec.hset.update(job_map_fields(activity.code_job_maps.get("200"), ctx))
-    spec.hset[JobFields.activity(activity.id, dad)] = dumps(entry)
+    spec.hset.update(entry_fields(activity.id, dad, entry))
     spec.hset[JobFields.ledger(activity.id, dad)] = str(SINGLE_PIVOT if activity.cycle else SINGLE_DONE)
     seed_children(engine, spec, state.meta["jid"], state.meta["gid"], dad, children, state.meta.get("trc"),
                   index, ctx)
@@ -311,7 +311,7 @@ def _fail_in_leg1(engine: Engine, index: AppIndex, activity: Activity, state: St
     """A mapping error in leg 1 fails the activity (and so the job) instead of hanging it."""
     error = {"message": exc.message, "code": exc.code}
     spec.hset = {
-        JobFields.activity(activity.id, dad): dumps({"output": {"metadata": _activity_meta(
+        **entry_fields(activity.id, dad, {"output": {"metadata": _activity_meta(
             activity, dad, state, err=dumps(error))}}),
         JobFields.ledger(activity.id, dad): str(SINGLE_DONE),
         JobFields.meta("err"): dumps({**error, "is_stream_error": True, "job_id": state.meta["jid"]}),
@@ -328,12 +328,13 @@ CARRY_MAX_BYTES = 16_384
 CARRY_META = ("jid", "gid", "vrs", "tpc", "trc", "pj", "px", "ngn")
 
 
-def carry(index: AppIndex, activity: Activity, dad: str, ctx: dict[str, Any], blob: str) -> dict[str, Any] | None:
+def carry(index: AppIndex, activity: Activity, dad: str, ctx: dict[str, Any], own: dict[str, str],
+          ) -> dict[str, Any] | None:
     """What leg 2 of a worker activity would read from the job hash, sent along with the work.
 
     The worker echoes it (``c``) in its response, so leg 2 computes without reading the job: it
-    needs the job's fixed metadata, the activity's own leg-1 entry (``o``) and the entries of the
-    ancestors its mappings consume (``b``), all write-once while the activity is open. The step
+    needs the job's fixed metadata (``m``), the activity's own leg-1 entry and the entries of the
+    ancestors its mappings consume (``f``, as job-hash fields), all write-once while it is open. The step
     script still checks everything that can change (generation, semaphore, and the ledger
     compare-and-set against leg 1's value): when any differs (a pending response moved the
     ledger, a duplicate, an interrupt) leg 2 reads the job and computes again. Activities whose
@@ -349,26 +350,24 @@ def carry(index: AppIndex, activity: Activity, dad: str, ctx: dict[str, Any], bl
     if "vrs" not in meta or "gid" not in meta:
         return None
     _, blobs = fields_to_read(index, activity, dad)
-    entries: dict[str, str] = {}
-    size = len(blob)
-    for aid, name in blobs:
+    fields = dict(own)
+    for aid, at in blobs:
         if aid == activity.id:
             continue
         entry = ctx.get(aid)
         if aid not in activity.ancestors or not entry:
             return None
-        entries[name] = dumps(entry)
-        size += len(entries[name])
-        if size > CARRY_MAX_BYTES:
-            return None
-    return {"m": meta, "o": blob, "b": entries}
+        fields.update(entry_fields(aid, at, entry))
+    if sum(len(v) for v in fields.values()) > CARRY_MAX_BYTES:
+        return None
+    return {"m": meta, "f": fields}
 
 
 async def _state_carried(engine: Engine, meta: dict[str, Any], carried: dict[str, Any],
                          ) -> tuple[AppIndex, Activity, StepState] | None:
     """Leg 2's state from what its message carries (see ``carry``); None when it falls short."""
     try:
-        job_meta, own, entries = carried["m"], carried["o"], carried["b"]
+        job_meta, carried_fields = carried["m"], carried["f"]
         index = await engine.app(str(job_meta["vrs"]))
     except (KeyError, TypeError, VersionNotFoundError):
         return None
@@ -378,16 +377,15 @@ async def _state_carried(engine: Engine, meta: dict[str, Any], carried: dict[str
         return None
     fields, blobs = fields_to_read(index, activity, dad)
     given = {JobFields.SEMAPHORE: "1", JobFields.ledger(activity.id, dad): str(LEG1_OPEN),
-             JobFields.activity(activity.id, dad): own, **entries,
-             **{JobFields.meta(k): v for k, v in job_meta.items()}}
+             **carried_fields, **{JobFields.meta(k): v for k, v in job_meta.items()}}
     values: list[str | None] = []
     for name in fields:
         if name in given:
             values.append(given[name])
-        elif name.startswith("m/"):
-            values.append(None)
+        elif name[:2] in ("m/", "o/", "i/", "h/"):
+            values.append(None)             # absent in the job too
         else:
-            return None
+            return None                     # an entry (or a field) it does not carry: read the job
     return index, activity, restore(index, activity, fields, blobs, values)
 
 
@@ -470,7 +468,7 @@ def _leg2_spec(engine: Engine, index: AppIndex, activity: Activity, state: StepS
     if status == "error" and final and not children:
         spec.hset[JobFields.meta("err")] = dumps({"code": code, "message": data.get("message", "error"),
                                                   "is_stream_error": True, "job_id": jid})
-    spec.hset[JobFields.activity(activity.id, effective)] = dumps(entry)
+    spec.hset.update(entry_fields(activity.id, effective, entry))
     closing = final and not activity.cycle
     new_ledger = ledger + 1_000_000 + 1 - (1_000_000_000_000 if closing else 0)
     spec.hset[JobFields.ledger(activity.id, dad)] = str(new_ledger)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import messages as msgs
-from ..context import TRIGGER_LEDGER, AppIndex
+from ..context import TRIGGER_LEDGER, AppIndex, entry_fields
 from ..errors import DuplicateJobError, HotMeshError, TopicNotFoundError, ValidationError
 from ..faults import crash_point
 from ..keys import JobFields, check_id
@@ -90,7 +90,7 @@ async def prepare(engine: Engine, topic: str, data: dict[str, Any], *, index: Ap
         if not k.startswith("-"):
             raise ValidationError(f"marker '{k}' must start with '-'")
         spec.hset[k] = v if isinstance(v, str) else dumps(v)
-    spec.hset[JobFields.activity(trigger_id, ",0")] = dumps(entry)
+    spec.hset.update(entry_fields(trigger_id, ",0", entry))
     spec.hset[JobFields.ledger(trigger_id, ",0")] = str(TRIGGER_LEDGER)
     children = [] if pending else children_for(activity, 200, ctx)
     spec.create = -1 if pending else len(children)

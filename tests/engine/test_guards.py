@@ -191,8 +191,9 @@ async def test_late_response_after_reclaim_is_dropped(mesh, sync_redis) -> None:
     job = await hm.pubsub("g.test", {"id": "late1", "x": 1})
     key = hm.keys.job("late1")
     before = snapshot(sync_redis, key)
-    meta = json.loads(sync_redis.hget(key, "a/a1,0,0"))["output"]["metadata"]
-    assert meta["aid"] == "a1"
+    meta = json.loads(sync_redis.hget(key, "a/a1,0,0"))
+    assert meta["ac"] and meta["au"]              # the entry's metadata; its output is o/a1,0,0
+    assert json.loads(sync_redis.hget(key, "o/a1,0,0")) == {"y": "first", "n": 1}
     zombie = {"metadata": {"guid": "Hzombie", "jid": "late1", "gid": job["metadata"]["gid"], "dad": ",0,0",
                            "aid": "a1", "topic": "g.work"}, "type": "response", "data": {"y": "zombie", "n": 9}}
     sync_redis.xadd(hm.keys.engine_stream(), {"message": json.dumps(zombie)})

@@ -59,16 +59,23 @@ ENGINE_POINTS = ["trigger.after_step", "leg1.before_step", "leg1.after_step", "l
 WORKER_POINTS = ["worker.before_reply", "worker.after_reply"]
 
 
-@pytest.mark.parametrize("point", ENGINE_POINTS + WORKER_POINTS)
+#: crash points of a process that is engine and worker at once: there a worker's response runs
+#: leg 2 in place (``Engine.respond_here``), so the worker's reply IS the engine step
+IN_PLACE_POINTS = ["all:worker.before_reply", "all:leg2.before_step", "all:leg2.after_step",
+                   "all:worker.after_reply"]
+
+
+@pytest.mark.parametrize("point", ENGINE_POINTS + WORKER_POINTS + IN_PLACE_POINTS)
 async def test_kill_at_crash_point(point: str, mesh, fleet, sync_redis, app_id, tmp_path) -> None:
     """T2: the process exits (code 137) at a named point of a step; a clean one replaces it.
     No job is lost or doubled, and each child job is spawned once."""
     hm = await mesh(FAULT_APP, engine=False)
     nth = 1 if point.startswith("scout") else 3      # timers of a burst move in one or two batches
-    faults = {"HOTMESH_FAULTS": f"{point}@{nth}", "HOTMESH_FAULTS_ONCE": str(tmp_path / "fired")}
-    role = "worker" if point.startswith("worker") else "engine"
+    role, _, name = point.rpartition(":")
+    role = role or ("worker" if name.startswith("worker") else "engine")
+    faults = {"HOTMESH_FAULTS": f"{name}@{nth}", "HOTMESH_FAULTS_ONCE": str(tmp_path / "fired")}
     doomed = fleet.start(role, env=faults)
-    fleet.start("engine" if role == "worker" else "worker")
+    fleet.start({"worker": "engine", "engine": "worker"}.get(role, "all"))
     jids = await publish(hm, 20, "c", sleep=1)
     await assert_eventually(lambda: doomed.poll() is not None, timeout=30)
     assert doomed.returncode == 137, f"{point} did not fire"
