@@ -9,6 +9,7 @@ pending, so it is redelivered (reclaim) up to the delivery cap.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -46,6 +47,8 @@ class Engine:
         self._checked = 0.0
         self.counts: dict[str, int] = {}
         self.watch_until = 0.0
+        self._version_lock = asyncio.Lock()
+        self._active_lock = asyncio.Lock()
 
     # -- live events (studio, notebook widgets) ------------------------------------------------
     def watch(self, seconds: float) -> None:
@@ -64,26 +67,35 @@ class Engine:
     async def app(self, version: str) -> AppIndex:
         index = self._apps.get(version)
         if index is None:
-            raw = await self.store.compiled(version)
-            if raw is None:
-                raise VersionNotFoundError(f"app '{self.keys.app}' has no version '{version}'")
-            index = self._apps[version] = AppIndex.build(CompiledApp.from_json(raw))
+            async with self._version_lock:    # concurrent first steps load it once
+                index = self._apps.get(version)
+                if index is None:
+                    raw = await self.store.compiled(version)
+                    if raw is None:
+                        raise VersionNotFoundError(f"app '{self.keys.app}' has no version '{version}'")
+                    index = self._apps[version] = AppIndex.build(CompiledApp.from_json(raw))
         return index
 
     async def active_app(self) -> AppIndex:
         """The active version's app. Cached; re-read on every call while an activation is under way
         (``nocache`` mode, until the new version shows) and every few seconds otherwise."""
-        now = time.monotonic()
-        if self._active is None or self._until is not None or now > self._checked + VERSION_RECHECK_SECONDS:
-            self._checked = now               # one re-read, not one per concurrent caller
-            version = await self.store.active_version()
-            if version is None:
-                raise AppNotFoundError(
-                    f"app '{self.keys.app}' has no active version: deploy and activate one first")
-            if self._until is not None and version == self._until:
-                self._until = None            # the switch-over happened: back to cached mode
-            self._active, self._checked = version, now
+        if self._stale():
+            async with self._active_lock:     # one re-read, not one per concurrent caller
+                if self._stale():
+                    now = time.monotonic()
+                    version = await self.store.active_version()
+                    if version is None:
+                        raise AppNotFoundError(
+                            f"app '{self.keys.app}' has no active version: deploy and activate one first")
+                    if self._until is not None and version == self._until:
+                        self._until = None    # the switch-over happened: back to cached mode
+                    self._active, self._checked = version, now
+        assert self._active is not None
         return await self.app(self._active)
+
+    def _stale(self) -> bool:
+        return (self._active is None or self._until is not None
+                or time.monotonic() > self._checked + VERSION_RECHECK_SECONDS)
 
     def check_version_until(self, version: str) -> None:
         """Enter nocache mode (the quorum's fifth message) until ``version`` is active."""

@@ -127,13 +127,14 @@ class HotMesh:
             for stream in hm.keys.engine_streams():
                 hm.routers.append(Router(hm.client, reader(), stream, ENGINE_GROUP, hm.guid,
                                          hm._engine_handle,
-                                         settings, hm._engine_exhausted))
+                                         settings, hm._engine_exhausted, wire=hm.store.wire))
         for worker in workers:
             runner = WorkerRunner(hm, worker)
             hm.workers.append(runner)
             hm.routers.append(Router(hm.client, reader(), runner.stream, WORKER_GROUP, hm.guid,
                                      runner.handle,
-                                     settings, hm._worker_exhausted(runner), concurrency=worker.concurrency))
+                                     settings, hm._worker_exhausted(runner), concurrency=worker.concurrency,
+                                     wire=hm.store.wire))
         throttles = await hm.client.hgetall(hm.keys.throttles())
         for router in hm.routers:
             if router.group == WORKER_GROUP:

@@ -41,7 +41,8 @@ TRIM_BATCH = 500
 class Router:
     def __init__(self, client: RedisClient, reader: RedisClient | Wire, stream: str, group: str, consumer: str,
                  handler: Handler,
-                 settings: Settings, on_exhausted: Exhausted, *, concurrency: int = 32) -> None:
+                 settings: Settings, on_exhausted: Exhausted, *, concurrency: int = 32,
+                 wire: Wire | None = None) -> None:
         self.client = client
         self.reader = reader          # a dedicated connection: blocking reads never starve the steps
         self.stream = stream
@@ -62,7 +63,8 @@ class Router:
         self._slot_freed = asyncio.Event()
         self._holding: set[str] = set()     # ids being handled here: the heartbeat keeps them ours
         self._active: set[asyncio.Task[None]] = set()
-        self._trimmer = Trimmer(client)
+        self.wire = wire              # the process's hot-path connection (acks, heartbeats, trims)
+        self._trimmer = Trimmer(client, wire)
         self._trimmed_at = 0              # ``processed`` when the stream was last trimmed
 
     async def ensure_group(self) -> None:
@@ -196,7 +198,10 @@ class Router:
             self._slot_freed.set()
 
     async def _ack(self, message_id: str) -> None:
-        await self.client.xack(self.stream, self.group, message_id)
+        if self.wire is not None:
+            await self.wire.call("XACK", self.stream, self.group, message_id)
+        else:
+            await self.client.xack(self.stream, self.group, message_id)
 
     async def _trim(self) -> None:
         """Drop acked entries in bulk: after every ``TRIM_BATCH`` messages handled here, and at
@@ -227,7 +232,10 @@ class Router:
             if not held:
                 continue
             try:
-                await self.client.xclaim(self.stream, self.group, self.consumer, 0, held, justid=True)
+                if self.wire is not None:
+                    await self.wire.call("XCLAIM", self.stream, self.group, self.consumer, 0, *held, "JUSTID")
+                else:
+                    await self.client.xclaim(self.stream, self.group, self.consumer, 0, held, justid=True)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the next beat tries again

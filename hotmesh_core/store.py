@@ -156,6 +156,9 @@ class Store:
 
     # -- app registry and versions ------------------------------------------------------------
     async def app_record(self) -> dict[str, str]:
+        if self.wire is not None:
+            flat = await self.wire.call("HGETALL", self.keys.app_registry())
+            return dict(zip(flat[::2], flat[1::2], strict=True))
         record: dict[str, str] = await self.client.hgetall(self.keys.app_registry())
         return record
 
@@ -166,7 +169,11 @@ class Store:
         return None
 
     async def compiled(self, version: str) -> str | None:
-        text: str | None = await self.client.hget(self.keys.versions(), version)
+        text: str | None
+        if self.wire is not None:
+            text = await self.wire.call("HGET", self.keys.versions(), version)
+        else:
+            text = await self.client.hget(self.keys.versions(), version)
         return text
 
     async def source(self, version: str) -> str | None:

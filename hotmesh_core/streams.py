@@ -55,11 +55,16 @@ class Forwarder:
 class Trimmer:
     """Runs the trim script on one client (registered once, EVALSHA after that)."""
 
-    def __init__(self, client: RedisClient) -> None:
+    def __init__(self, client: RedisClient, wire: Wire | None = None) -> None:
+        self.wire = wire
         self._script = client.register_script(TRIM_SCRIPT)
+        self._sha = wire.script(TRIM_SCRIPT) if wire else ""
 
     async def trim(self, stream: str) -> int:
-        removed = await self._script(keys=[stream], args=[])
+        if self.wire is not None:
+            removed = await self.wire.evalsha(self._sha, [stream], [])
+        else:
+            removed = await self._script(keys=[stream], args=[])
         return int(removed or 0)
 
 

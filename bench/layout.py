@@ -1,0 +1,114 @@
+"""Bytes per completed job, weighed like the reference's ``layout.js`` (its "bulk" part).
+
+The throughput benchmark's "bytes/job at completion" divides Redis' memory growth by N at the
+moment the last job finished; with the default 1 s expiry that is mostly "jobs finished in the
+last second", so a faster engine looks heavier. This probe keeps completed jobs (expiry one day),
+publishes ``--n`` jobs of each scenario, waits until all completed, and reports what a finished
+job keeps: ``used_memory`` growth per job, new keys per job, and the average ``MEMORY USAGE``,
+field count and encoding of the job hashes. ``bench/run.py`` runs it beside ``layout.js``.
+
+Usage: ``python bench/layout.py [--n 1000] [--port P] [--scenarios trigger,seq,fan]``; prints one
+JSON line ``{"bulk": {scenario: {...}}}`` (the keys of ``layout.js``) on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from hotmesh_core import HotMesh, Settings, Worker, WorkerMessage  # noqa: E402
+from hotmesh_core.redis_server import RedisServer  # noqa: E402
+
+TOPICS = {"trigger": "bench.trigger", "seq": "bench.seq", "fan": "bench.fan"}
+WORKER_TOPICS = ["bench.w1", "bench.w2", "bench.w3", "bench.f1", "bench.f2", "bench.f3", "bench.f4", "bench.f5"]
+DAY = 86_400
+
+
+def echo(topic: str) -> Any:
+    async def callback(message: WorkerMessage) -> dict[str, Any]:
+        return {"y": f"{(message.data or {}).get('x')}.{topic}"}
+    return callback
+
+
+def memory(admin: redis.Redis) -> tuple[int, int, int]:
+    info = admin.info("memory")
+    clients = int(admin.memory_stats().get("clients.normal", 0))
+    return int(info["used_memory"]), int(info["used_memory_dataset"]), clients
+
+
+async def weigh(hm: HotMesh, admin: redis.Redis, scenario: str, n: int) -> dict[str, Any]:
+    await asyncio.sleep(2)
+    m0, d0, c0 = memory(admin)
+    k0 = int(admin.dbsize())
+    jids = await asyncio.gather(*[hm.pub(TOPICS[scenario], {"a": f"m{i}"}) for i in range(n)])
+    keys = [hm.keys.job(jid) for jid in jids]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with admin.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hget(key, ":done")
+            if all(v == "1" for v in pipe.execute()):
+                break
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(2)
+    m1, d1, c1 = memory(admin)
+    k1 = int(admin.dbsize())
+    usage = fields = completed = 0
+    encodings: dict[str, int] = {}
+    for key in keys:
+        usage += int(admin.memory_usage(key, samples=0) or 0)
+        fields += int(admin.hlen(key))
+        completed += admin.hget(key, ":done") == "1"
+        encoding = str(admin.object("encoding", key))
+        encodings[encoding] = encodings.get(encoding, 0) + 1
+    admin.delete(*keys)
+    return {"jobs": n, "completed": completed, "newKeys": k1 - k0, "newKeysPerJob": round((k1 - k0) / n, 3),
+            "usedMemoryDelta": m1 - m0, "usedMemoryDeltaPerJob": round((m1 - m0) / n, 1),
+            "usedMemoryDatasetDeltaPerJob": round((d1 - d0) / n, 1),
+            "clientBuffersDelta": c1 - c0,
+            "jobHashMemoryUsageAvg": round(usage / n, 1), "jobHashFieldsAvg": round(fields / n, 1),
+            "jobHashEncoding": encodings}
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    server = None
+    if args.port:
+        url = f"redis://127.0.0.1:{args.port}/0"
+    else:
+        server = RedisServer(port=0).start()
+        url = server.url
+    admin = redis.Redis.from_url(url, decode_responses=True)
+    admin.flushdb()
+    hm = await HotMesh.init("bench", url, workers=[Worker(t, echo(t)) for t in WORKER_TOPICS],
+                            settings=Settings(expire_seconds=DAY))
+    report: dict[str, Any] = {"bulk": {}}
+    try:
+        version = await hm.deploy((HERE / "bench.yaml").read_text())
+        await hm.activate(version)
+        for scenario in args.scenarios.replace(",", " ").split():
+            report["bulk"][scenario] = await weigh(hm, admin, scenario, args.n)
+            print(scenario, json.dumps(report["bulk"][scenario]), file=sys.stderr)
+    finally:
+        await hm.stop()
+        admin.close()
+        if server is not None:
+            server.stop()
+    return report
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--scenarios", default="trigger,seq,fan")
+    print(json.dumps(asyncio.run(main(parser.parse_args()))))
