@@ -128,7 +128,26 @@ def figures() -> list[Figure]:
                     Figure(phase, "bytes/job at completion", _ph(phase, "bytesPerJobAtCompletion"), 0),
                     Figure(phase, "bytes/job after settle", _ph(phase, "bytesPerJobAfterSettle"), 0)]
     out.append(Figure("idle", "redis cmds/s", _idle, 2))
+    out += [Figure("kept", "bytes/completed job", _kept("usedMemoryDeltaPerJob"), 0),
+            Figure("kept", "job hash MEMORY USAGE", _kept("jobHashMemoryUsageAvg"), 0),
+            Figure("kept", "job hash fields", _kept("jobHashFieldsAvg"), 0)]
     return out
+
+
+def _kept(key: str) -> Getter:
+    """A figure of the layout probe (``layout.py`` / ``layout.js``: completed jobs kept, weighed)."""
+    def get(result: dict[str, Any]) -> float | None:
+        value = result.get("kept", {}).get(key)
+        return float(value) if isinstance(value, int | float) else None
+    return get
+
+
+#: the rows of the short table (README): (phase, figure)
+SUMMARY = [("pub", "workflows/s"), ("pub", "redis cmds/wf"), ("pub", "round trips/wf"),
+           ("pub", "process CPU ms/wf"), ("pubsub_concurrent", "workflows/s"),
+           ("pubsub_sequential", "latency p50 ms"), ("pubsub_sequential", "latency p99 ms"),
+           ("kept", "bytes/completed job"), ("kept", "job hash MEMORY USAGE"),
+           ("pub", "bytes/job at completion"), ("pub", "bytes/job after settle"), ("idle", "redis cmds/s")]
 
 
 def median(values: list[float]) -> float | None:
@@ -180,6 +199,12 @@ def build_rows(scenarios: list[str], py: list[dict[str, Any]], ref: list[dict[st
                 note = "FAILED" if failed else ""
             rows.append(Row(scenario, fig.phase, fig.name, median(pv), median(rv), fig.digits, note, fig.ratio))
     return rows
+
+
+def summary(rows: list[Row]) -> list[Row]:
+    order = {key: n for n, key in enumerate(SUMMARY)}
+    picked = [row for row in rows if (row.phase, row.figure) in order]
+    return sorted(picked, key=lambda r: (r.scenario != "trigger", r.scenario, order[(r.phase, r.figure)]))
 
 
 def markdown(rows: list[Row]) -> str:
@@ -307,6 +332,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--reps", type=int, default=1, help="repetitions (separate processes; default 1)")
     p.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma or space separated")
     p.add_argument("--no-reference", action="store_true", help="Python figures only")
+    p.add_argument("--no-layout", action="store_true", help="skip weighing completed jobs (layout.py / layout.js)")
     p.add_argument("--json", type=Path, default=None, help="write all results and the table here")
     p.add_argument("--reference-dir", type=Path, default=DEFAULT_REFERENCE)
     p.add_argument("--ref", default=None,
@@ -364,6 +390,42 @@ def _shorten(text: str, lines: int = 40) -> str:
     return "\n".join(rows if len(rows) <= lines else rows[:8] + ["  ..."] + rows[-(lines - 9):])
 
 
+def run_layout(args: argparse.Namespace, port: int, out_dir: Path, outcome: Outcome) -> None:
+    """Weigh completed jobs (kept one day) on both sides: ``layout.py`` and the reference's
+    ``layout.js`` (copied to ``out_dir`` first: it writes its report next to itself)."""
+    env = dict(os.environ, REDIS_PORT=str(port), PYTHONUNBUFFERED="1")
+    src = out_dir / "src"                # the copy run_python measured
+    if src.exists():
+        env["PYTHONPATH"] = os.pathsep.join([str(src), *filter(None, [env.get("PYTHONPATH")])])
+    print(f"== layout: python {' '.join(args.scenarios)}", file=sys.stderr, flush=True)
+    log = out_dir / "layout.python.log"
+    code, stdout = run_logged([sys.executable, str(HERE / "layout.py"), "--port", str(port), "--n", str(args.n),
+                               "--scenarios", ",".join(args.scenarios)], env=env, cwd=REPO, log=log,
+                              timeout=args.timeout, echo=lambda line: False)
+    try:
+        bulk = json.loads(stdout.strip().splitlines()[-1])["bulk"]
+        outcome.python += [{"scenario": s, "kept": v} for s, v in bulk.items()]
+    except (ValueError, KeyError, IndexError):
+        outcome.failures.append(f"layout.py: exit {code}; log {log}; last lines:\n{tail(log)}")
+    script = args.reference_dir / "layout.js"
+    if args.no_reference or shutil.which("node") is None or not script.exists():
+        return
+    home = Path(os.environ.get("REF_HOME") or Path.home() / ".cache" / "hotmesh-reference")
+    copy = out_dir / "reference-layout" / "layout.js"
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(script, copy)
+    print(f"== layout: reference {' '.join(args.scenarios)}", file=sys.stderr, flush=True)
+    log = out_dir / "layout.reference.log"
+    code, _ = run_logged(["node", str(copy), "--n", str(args.n)], env=dict(env, NODE_PATH=str(home / "node_modules")),
+                         cwd=copy.parent, log=log, timeout=args.timeout, echo=lambda line: False)
+    report = copy.parent / "layout.json"
+    if report.exists():
+        bulk = json.loads(report.read_text()).get("bulk", {})
+        outcome.reference += [{"scenario": s, "kept": v} for s, v in bulk.items() if s in args.scenarios]
+    else:
+        outcome.failures.append(f"reference layout.js: exit {code}; log {log}; last lines:\n{tail(log)}")
+
+
 def run_reference(args: argparse.Namespace, port: int, out_dir: Path, outcome: Outcome) -> None:
     missing = [tool for tool in ("node", "npm", "bash") if shutil.which(tool) is None]
     script = args.reference_dir / "run.sh"
@@ -412,6 +474,8 @@ def main() -> int:
         run_python(args, redis.port, out_dir, outcome)
         if not args.no_reference:
             run_reference(args, redis.port, out_dir, outcome)
+        if not args.no_layout:
+            run_layout(args, redis.port, out_dir, outcome)
     except KeyboardInterrupt:
         outcome.failures.append("interrupted")
     finally:
@@ -434,6 +498,9 @@ def main() -> int:
         print("reference: no figures")
     print("ratio = python / reference (above 1 is better for workflows/s, below 1 is better for the rest)")
     print()
+    print("Summary:\n")
+    print(markdown(summary(rows)))
+    print("\nAll figures:\n")
     print(markdown(rows))
     for note in outcome.notes:
         print(f"\nnote: {note}")
