@@ -129,6 +129,7 @@ def figures() -> list[Figure]:
                     Figure(phase, "bytes/job after settle", _ph(phase, "bytesPerJobAfterSettle"), 0)]
     out.append(Figure("idle", "redis cmds/s", _idle, 2))
     out += [Figure("kept", "bytes/completed job", _kept("usedMemoryDeltaPerJob"), 0),
+            Figure("kept", "dataset bytes/completed job", _kept("usedMemoryDatasetDeltaPerJob"), 0),
             Figure("kept", "job hash MEMORY USAGE", _kept("jobHashMemoryUsageAvg"), 0),
             Figure("kept", "job hash fields", _kept("jobHashFieldsAvg"), 0)]
     return out
@@ -146,7 +147,8 @@ def _kept(key: str) -> Getter:
 SUMMARY = [("pub", "workflows/s"), ("pub", "redis cmds/wf"), ("pub", "round trips/wf"),
            ("pub", "process CPU ms/wf"), ("pubsub_concurrent", "workflows/s"),
            ("pubsub_sequential", "latency p50 ms"), ("pubsub_sequential", "latency p99 ms"),
-           ("kept", "bytes/completed job"), ("kept", "job hash MEMORY USAGE"),
+           ("kept", "bytes/completed job"), ("kept", "dataset bytes/completed job"),
+           ("kept", "job hash MEMORY USAGE"),
            ("pub", "bytes/job at completion"), ("pub", "bytes/job after settle"), ("idle", "redis cmds/s")]
 
 
@@ -413,7 +415,9 @@ def run_layout(args: argparse.Namespace, port: int, out_dir: Path, outcome: Outc
     home = Path(os.environ.get("REF_HOME") or Path.home() / ".cache" / "hotmesh-reference")
     copy = out_dir / "reference-layout" / "layout.js"
     copy.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(script, copy)
+    for name in ("layout.js", "bench.yaml", "package.json"):
+        if (args.reference_dir / name).exists():
+            shutil.copy(args.reference_dir / name, copy.parent / name)
     print(f"== layout: reference {' '.join(args.scenarios)}", file=sys.stderr, flush=True)
     log = out_dir / "layout.reference.log"
     code, _ = run_logged(["node", str(copy), "--n", str(args.n)], env=dict(env, NODE_PATH=str(home / "node_modules")),
