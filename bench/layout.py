@@ -6,6 +6,9 @@ last second", so a faster engine looks heavier. This probe keeps completed jobs 
 publishes ``--n`` jobs of each scenario, waits until all completed, and reports what a finished
 job keeps: ``used_memory`` growth per job, new keys per job, and the average ``MEMORY USAGE``,
 field count and encoding of the job hashes. ``bench/run.py`` runs it beside ``layout.js``.
+Then (``residue``) it runs N jobs with the default 1 s expiry, waits until they expired, stops the
+process and weighs what stayed in Redis: ``bytesPerJobLeft`` (0 means nothing per job remains;
+the throughput benchmark's "after settle" figure still includes the open connections' buffers).
 
 Usage: ``python bench/layout.py [--n 1000] [--port P] [--scenarios trigger,seq,fan]``; prints one
 JSON line ``{"bulk": {scenario: {...}}}`` (the keys of ``layout.js``) on stdout.
@@ -80,6 +83,32 @@ async def weigh(hm: HotMesh, admin: redis.Redis, scenario: str, n: int) -> dict[
             "jobHashEncoding": encodings}
 
 
+async def residue(url: str, admin: redis.Redis, scenario: str, n: int) -> dict[str, Any]:
+    """What N jobs leave behind once they expired (default 1 s expiry) and the process that ran
+    them closed its connections: the per-job cost that stays in Redis for good."""
+    admin.flushdb()
+    before = int(admin.info("memory")["used_memory"])
+    hm = await HotMesh.init("bench", url, workers=[Worker(t, echo(t)) for t in WORKER_TOPICS])
+    try:
+        version = await hm.deploy((HERE / "bench.yaml").read_text())
+        await hm.activate(version)
+        jids = await asyncio.gather(*[hm.pub(TOPICS[scenario], {"a": f"r{i}"}) for i in range(n)])
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and admin.exists(*[hm.keys.job(j) for j in jids[-100:]]):
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(3)               # the rest expire; acked stream entries are trimmed
+    finally:
+        await hm.stop()
+    await asyncio.sleep(1)
+    job_keys = sum(1 for _ in admin.scan_iter(match="hmsh:bench:j:*", count=1000))
+    after = int(admin.info("memory")["used_memory"])
+    # the app's own keys (registry, versions, one stream per topic): there once, whatever N is
+    app_keys = sum(int(admin.memory_usage(k, samples=0) or 0) for k in admin.scan_iter(count=1000))
+    left = after - before - app_keys
+    return {"jobs": n, "jobKeysLeft": job_keys, "keysLeft": int(admin.dbsize()), "appKeysBytes": app_keys,
+            "usedMemoryDelta": after - before, "bytesPerJobLeft": round(left / n, 1)}
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     server = None
     if args.port:
@@ -92,14 +121,20 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     hm = await HotMesh.init("bench", url, workers=[Worker(t, echo(t)) for t in WORKER_TOPICS],
                             settings=Settings(expire_seconds=DAY))
     report: dict[str, Any] = {"bulk": {}}
+    scenarios = args.scenarios.replace(",", " ").split()
     try:
-        version = await hm.deploy((HERE / "bench.yaml").read_text())
-        await hm.activate(version)
-        for scenario in args.scenarios.replace(",", " ").split():
-            report["bulk"][scenario] = await weigh(hm, admin, scenario, args.n)
-            print(scenario, json.dumps(report["bulk"][scenario]), file=sys.stderr)
+        try:
+            version = await hm.deploy((HERE / "bench.yaml").read_text())
+            await hm.activate(version)
+            for scenario in scenarios:
+                report["bulk"][scenario] = await weigh(hm, admin, scenario, args.n)
+                print(scenario, json.dumps(report["bulk"][scenario]), file=sys.stderr)
+        finally:
+            await hm.stop()
+        for scenario in scenarios:
+            report["bulk"][scenario]["residue"] = left = await residue(url, admin, scenario, args.n)
+            print(scenario, "after expiry", json.dumps(left), file=sys.stderr)
     finally:
-        await hm.stop()
         admin.close()
         if server is not None:
             server.stop()

@@ -131,7 +131,8 @@ def figures() -> list[Figure]:
     out += [Figure("kept", "bytes/completed job", _kept("usedMemoryDeltaPerJob"), 0),
             Figure("kept", "dataset bytes/completed job", _kept("usedMemoryDatasetDeltaPerJob"), 0),
             Figure("kept", "job hash MEMORY USAGE", _kept("jobHashMemoryUsageAvg"), 0),
-            Figure("kept", "job hash fields", _kept("jobHashFieldsAvg"), 0)]
+            Figure("kept", "job hash fields", _kept("jobHashFieldsAvg"), 0),
+            Figure("expired", "bytes/job left (connections closed)", _left, 1)]
     return out
 
 
@@ -143,13 +144,19 @@ def _kept(key: str) -> Getter:
     return get
 
 
+def _left(result: dict[str, Any]) -> float | None:
+    value = result.get("kept", {}).get("residue", {}).get("bytesPerJobLeft")
+    return float(value) if isinstance(value, int | float) else None
+
+
 #: the rows of the short table (README): (phase, figure)
 SUMMARY = [("pub", "workflows/s"), ("pub", "redis cmds/wf"), ("pub", "round trips/wf"),
            ("pub", "process CPU ms/wf"), ("pubsub_concurrent", "workflows/s"),
            ("pubsub_sequential", "latency p50 ms"), ("pubsub_sequential", "latency p99 ms"),
            ("kept", "bytes/completed job"), ("kept", "dataset bytes/completed job"),
            ("kept", "job hash MEMORY USAGE"),
-           ("pub", "bytes/job at completion"), ("pub", "bytes/job after settle"), ("idle", "redis cmds/s")]
+           ("pub", "bytes/job at completion"), ("pub", "bytes/job after settle"),
+           ("expired", "bytes/job left (connections closed)"), ("idle", "redis cmds/s")]
 
 
 def median(values: list[float]) -> float | None:
