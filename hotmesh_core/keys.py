@@ -29,9 +29,13 @@ Pub/sub channels (not keys)::
 Redis Cluster: a step is one atomic script over the job hash and the streams it writes, so in a
 sharded layout those keys must share a hash slot. The ``shards`` setting is the one place that
 changes: with ``shards > 1`` every job is assigned a shard ``{s<n>}`` by its id, the job hash carries
-that hash tag, and each shard has its own engine stream carrying the same tag. Worker streams and
-registries stay unsharded (they are written by single-key commands). With the default ``shards=1``
-no hash tags are added and the layout matches the reference.
+that hash tag, and each shard has its own engine stream carrying the same tag. Registries stay
+unsharded (single-key commands). Not done yet: a step that dispatches a worker also adds to that
+worker's stream, which is unsharded, so on a real Cluster worker streams must become per shard too
+(``worker_stream(topic, jid)`` with the job's tag, workers reading every shard of their topic);
+until then ``shards > 1`` keeps the responses on the message path (``Engine.respond_here``,
+``streams.Forwarder``). With the default ``shards=1`` no hash tags are added and the layout matches
+the reference.
 """
 
 from __future__ import annotations
