@@ -199,3 +199,33 @@ async def test_late_response_after_reclaim_is_dropped(mesh, sync_redis) -> None:
     sync_redis.xadd(hm.keys.engine_stream(), {"message": json.dumps(zombie)})
     await assert_eventually(lambda: backlog(sync_redis, hm.keys.engine_stream()) == 0)
     assert snapshot(sync_redis, key) == before
+
+
+async def test_stale_carried_state_is_read_again(mesh, sync_redis, monkeypatch) -> None:
+    """A response carries leg 1's state back (``legs.carry``) so leg 2 need not read the job. When
+    that state went stale (here a pending response moved the ledger on), the step script refuses
+    it and leg 2 reads the job and computes again: the final answer lands once, on the right ledger."""
+    from hotmesh_core import worker as worker_module
+
+    carried: list[dict] = []
+    parse = worker_module.msgs.parse
+
+    def spy(raw: str) -> dict:
+        message = parse(raw)
+        if "c" in message:
+            carried.append(message)
+        return message
+
+    monkeypatch.setattr(worker_module.msgs, "parse", spy)
+    hm = await mesh(PENDING, workers={"p.work": lambda m: WorkerResponse({"percentage": 49}, "pending", 202)})
+    await hm.pub("p.test", {"id": "carry1"})
+    key = hm.keys.job("carry1")
+    await assert_eventually(lambda: sync_redis.hget(key, JobFields.ledger("a1", ",0,0")) == "889000001000001")
+    assert carried and carried[0]["c"]["m"]["gid"] == sync_redis.hget(key, "m/gid")
+    final = {"metadata": {**carried[0]["metadata"], "guid": "Hfinal"}, "type": "response", "status": "success",
+             "code": 200, "data": {"percentage": 99}, "c": carried[0]["c"]}     # leg 1's state: stale now
+    sync_redis.xadd(hm.keys.engine_stream(), {"message": json.dumps(final)})
+    await assert_eventually(lambda: sync_redis.hget(key, ":") == "0")
+    assert sync_redis.hget(key, JobFields.ledger("a1", ",0,0")) == "888000002000002"
+    assert (await hm.get_state("p.test", "carry1"))["data"] == {"pct": 99}
+    assert sync_redis.hget(key, ":done") == "1"
