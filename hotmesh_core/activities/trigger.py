@@ -70,7 +70,9 @@ async def prepare(engine: Engine, topic: str, data: dict[str, Any], *, index: Ap
     key = resolve(stats["key"], ctx) if stats.get("key") is not None else UNDEFINED
     gid = guid()
     meta: dict[str, str] = {"jid": jid, "gid": gid, "tpc": topic, "app": app.id, "vrs": app.version,
-                            "ts": now[:12], "jc": now, "ju": now, "trc": trc or msgs.ZERO_TRACE}
+                            "ts": now[:12], "jc": now, "ju": now}
+    if trc and trc != msgs.ZERO_TRACE:
+        meta["trc"] = trc                     # no trace: nothing stored (messages carry the zero trace)
     if key is not UNDEFINED and key is not None:
         meta["key"] = str(key)
     if ngn:
@@ -94,7 +96,7 @@ async def prepare(engine: Engine, topic: str, data: dict[str, Any], *, index: Ap
     spec.hset[JobFields.ledger(trigger_id, ",0")] = str(TRIGGER_LEDGER)
     children = [] if pending else children_for(activity, 200, ctx)
     spec.create = -1 if pending else len(children)
-    seed_children(engine, spec, jid, gid, ",0", children, meta["trc"], index, ctx)
+    seed_children(engine, spec, jid, gid, ",0", children, meta.get("trc"), index, ctx)
     if parent and not parent.awaits:
         parent_meta = msgs.metadata(parent.jid, parent.gid, parent.dad, parent.aid, trc=parent.trc,
                                     message_guid="R" + (message_guid or gid)[1:])
