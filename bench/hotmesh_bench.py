@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
+from procfs import proc_stat  # bench/procfs.py (bench/ is the script's directory)
 from redis.asyncio.connection import AbstractConnection, Connection
 
 HERE = Path(__file__).resolve().parent
@@ -151,16 +152,6 @@ def harness_client(port: int) -> aioredis.Redis:
 
 
 # ---------- helpers ----------
-def proc_stat() -> dict[str, int] | None:
-    """Machine-wide CPU jiffies from /proc/stat (to see other load on the box during a phase)."""
-    try:
-        with open("/proc/stat") as fh:
-            fields = [int(x) for x in fh.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    return {"total": sum(fields), "idle": fields[3] + fields[4], "steal": fields[7] if len(fields) > 7 else 0}
-
-
 def cpu_model() -> str:
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as fh:
         for line in fh:

@@ -72,6 +72,7 @@ from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
+from procfs import proc_stat  # bench/procfs.py (bench/ is the script's directory)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -127,16 +128,6 @@ def cpu_model() -> str:
 
 
 # ---------- /proc readers ----------
-def proc_stat() -> dict[str, int] | None:
-    """Machine-wide CPU jiffies from /proc/stat."""
-    try:
-        with open("/proc/stat") as fh:
-            fields = [int(x) for x in fh.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    return {"total": sum(fields), "idle": fields[3] + fields[4]}
-
-
 def busy_cores(s0: dict[str, int] | None, s1: dict[str, int] | None, wall: float) -> float | None:
     if not s0 or not s1 or wall <= 0:
         return None

@@ -99,6 +99,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from procfs import proc_stat  # bench/procfs.py (bench/ is the script's directory)
 from redis.exceptions import ResponseError
 
 HERE = Path(__file__).resolve().parent
@@ -210,12 +211,8 @@ def proc_status(pid: int) -> dict[str, int]:
 
 
 def busy_jiffies() -> tuple[int, int] | None:
-    try:
-        with open("/proc/stat") as fh:
-            fields = [int(x) for x in fh.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    return sum(fields), fields[3] + fields[4]
+    stat = proc_stat()
+    return (stat["total"], stat["idle"]) if stat else None
 
 
 def cpu_model() -> str:

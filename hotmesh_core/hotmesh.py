@@ -81,14 +81,15 @@ def connect(url: str | None, max_connections: int = 64) -> RedisClient:
 class HotMesh:
     """Start with ``await HotMesh.init(app_id=..., redis_url=..., engine=True, workers=[...])``."""
 
-    def __init__(self, app_id: str, client: RedisClient, settings: Settings, guid: str | None = None) -> None:
+    def __init__(self, app_id: str, client: RedisClient, settings: Settings, guid: str | None = None,
+                 wire: Wire | None = None) -> None:
         self.app_id = check_id("app id", app_id)
         self.client = client
         self.settings = settings
         self.guid = guid or new_guid()
         self.url = ""
         self.keys = Keys(app_id, settings.namespace, settings.shards)
-        self.store = Store(client, self.keys)
+        self.store = Store(client, self.keys, wire)   # wire: the hot path's multiplexed connection
         self.engine: Engine | None = None
         self.routers: list[Router] = []
         self.workers: list[WorkerRunner] = []
@@ -108,10 +109,9 @@ class HotMesh:
                    guid: str | None = None, **options: Any) -> HotMesh:
         settings = (settings or Settings()).with_options(**options)
         url = resolve_url(redis_url)
-        hm = cls(app_id, command_client(url, settings.max_connections), settings, guid)
+        wire = Wire(url) if urlparse(url).scheme in ("redis", "unix") else None   # rediss://: the pool
+        hm = cls(app_id, command_client(url, settings.max_connections), settings, guid, wire)
         hm.url = url
-        if urlparse(url).scheme in ("redis", "unix"):    # (rediss:// stays on the pool)
-            hm.store = Store(hm.client, hm.keys, Wire(url))  # the hot path: one multiplexed connection
         await hm.client.ping()
         await hm._pubsub.subscribe(**{hm.keys.quorum_channel(hm.guid): hm._on_own,
                                       hm.keys.quorum_channel(): hm._on_quorum})
