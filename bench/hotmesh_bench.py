@@ -12,10 +12,11 @@ Usage::
 
     python bench/hotmesh_bench.py --scenario trigger|seq|fan [--n 2000] [--lat 200] [--warmup 20]
         [--phases pub,pubsub,lat] [--rep 1] [--out results.jsonl] [--tag default]
-        [--idle-ms 5000] [--settle-ms 3000] [--port P]
+        [--idle-ms 5000] [--settle-ms 3000] [--port P | --redis-url URL] [--tls]
 
-Redis: ``--port`` or ``REDIS_PORT`` names an already running redis-server on 127.0.0.1 (it is
-FLUSHDB'd!); without either a private redis-server is started on a free loopback port.
+Redis: ``--redis-url`` (used as is, ``rediss://...?ssl_ca_certs=...`` for TLS), else ``--port`` or
+``REDIS_PORT``, names an already running redis-server (it is FLUSHDB'd!); without any a private
+redis-server is started on a free loopback port (``--tls``: a TLS-only one with a throwaway CA).
 
 Completion detection for fire-and-forget ``pub``: a completed job hash gets exactly one
 ``EXPIRE hmsh:<app>:j:<jid>`` (``Settings.expire_seconds`` = 1, like the reference default). The
@@ -48,24 +49,35 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
-from procfs import proc_stat  # bench/procfs.py (bench/ is the script's directory)
-from redis.asyncio.connection import AbstractConnection, Connection
+from common import (  # bench/common.py (bench/ is the script's directory)
+    ALL_WORKER_TOPICS,
+    BENCH_APP,
+    BENCH_JOB_PREFIX,
+    BENCH_TOPICS,
+    HARNESS_CMDS,
+    append_line,
+    busy_cores,
+    cpu_model,
+    echo,
+    is_tls,
+    pct,
+    proc_stat,
+    redacted,
+    redis_url,
+    start_redis,
+    version_of,
+    with_query,
+)
+from redis.asyncio.connection import AbstractConnection, Connection, SSLConnection
 
 HERE = Path(__file__).resolve().parent
-APP = "bench"
-JOB_PREFIX = f"hmsh:{APP}:j:"
-TOPICS = {"trigger": "bench.trigger", "seq": "bench.seq", "fan": "bench.fan"}
-WORKER_TOPICS = ["bench.w1", "bench.w2", "bench.w3", "bench.f1", "bench.f2", "bench.f3", "bench.f4", "bench.f5"]
-# commands issued by the harness itself (measurement), excluded from hotmesh_core's counts;
-# the same set as bench.js
-HARNESS_CMDS = {"info", "config|resetstat", "config|set", "config|get", "subscribe", "ping", "dbsize",
-                "memory|usage"}
-CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+APP = BENCH_APP
+JOB_PREFIX = BENCH_JOB_PREFIX
+TOPICS = BENCH_TOPICS
 PUB_TIMEOUT_S = 120.0
 
 
@@ -88,6 +100,12 @@ COUNTS = ClientCounts()
 
 class HarnessConnection(Connection):
     """A connection of the harness itself (admin, keyspace subscriber): never counted."""
+
+    bench_harness = True
+
+
+class HarnessSSLConnection(SSLConnection):
+    """The same over TLS (``rediss://``)."""
 
     bench_harness = True
 
@@ -145,36 +163,14 @@ def install_counter() -> None:
     wire._Protocol.flush = flush  # type: ignore[method-assign]
 
 
-def harness_client(port: int) -> aioredis.Redis:
-    pool = aioredis.ConnectionPool(host="127.0.0.1", port=port, db=0, decode_responses=True,
-                                   connection_class=HarnessConnection)
+def harness_client(url: str) -> aioredis.Redis:
+    """A client of the harness (not counted); TLS for ``rediss://`` URLs, with the URL's ssl_* options."""
+    cls = HarnessSSLConnection if is_tls(url) else HarnessConnection
+    pool = aioredis.ConnectionPool.from_url(url, decode_responses=True, connection_class=cls)
     return aioredis.Redis(connection_pool=pool)
 
 
 # ---------- helpers ----------
-def cpu_model() -> str:
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as fh:
-        for line in fh:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def version_of(dist: str) -> str:
-    try:
-        return importlib_metadata.version(dist)
-    except importlib_metadata.PackageNotFoundError:
-        return "?"
-
-
-def pct(sorted_values: list[float], p: float) -> float:
-    """The reference's percentile: nearest rank, ceil(p/100 * n) - 1."""
-    if not sorted_values:
-        return math.nan
-    idx = min(len(sorted_values) - 1, max(0, math.ceil(p / 100 * len(sorted_values)) - 1))
-    return sorted_values[idx]
-
-
 def r(value: float, digits: int) -> float:
     return round(value, digits)
 
@@ -250,11 +246,12 @@ class Options:
     tag: str
     idle_ms: int
     settle_ms: int
-    port: int
+    url: str
     concurrency: int
     max_connections: int
     profile: str | None
     expire_seconds: int
+    tls: bool = False
 
 
 PhaseBody = Callable[[], Awaitable[dict[str, Any]]]
@@ -264,8 +261,8 @@ class Bench:
     def __init__(self, opts: Options) -> None:
         self.o = opts
         self.topic = TOPICS[opts.scenario]
-        self.admin = harness_client(opts.port)
-        self.sub = harness_client(opts.port)
+        self.admin = harness_client(opts.url)
+        self.sub = harness_client(opts.url)
         self.completed: set[str] = set()
         self.on_complete: Callable[[str], None] | None = None
         self.result: dict[str, Any] = {"tag": opts.tag, "impl": "python", "scenario": opts.scenario,
@@ -301,18 +298,12 @@ class Bench:
 
     async def _run(self) -> dict[str, Any]:
         import hotmesh_core
-        from hotmesh_core import HotMesh, Settings, Worker, WorkerMessage
+        from hotmesh_core import HotMesh, Settings, Worker
 
         o = self.o
         admin = self.admin
         await admin.flushdb()
         await admin.config_set("notify-keyspace-events", "Eg")
-
-        def echo(topic: str) -> Callable[[WorkerMessage], Awaitable[dict[str, Any]]]:
-            async def callback(message: WorkerMessage) -> dict[str, Any]:
-                # trivial worker: echo the input with a suffix
-                return {"y": f"{(message.data or {}).get('x')}.{topic}"}
-            return callback
 
         server = await admin.info("server")
         settings = Settings(expire_seconds=o.expire_seconds)
@@ -331,6 +322,7 @@ class Bench:
                 "redis": server.get("redis_version"),
                 "cpus": os.cpu_count(),
                 "cpuModel": cpu_model(),
+                "redisUrl": redacted(o.url),
                 "hotmesh_core_path": str(Path(hotmesh_core.__file__).parent),
                 "concurrency": o.concurrency or "all N at once (like bench.js)",
                 "maxConnections": o.max_connections or "hotmesh_core default",
@@ -342,12 +334,10 @@ class Bench:
         }
 
         install_counter()
-        url = f"redis://127.0.0.1:{o.port}/0"
-        if o.max_connections > 0:
-            url += f"?max_connections={o.max_connections}"
+        url = with_query(o.url, max_connections=o.max_connections if o.max_connections > 0 else None)
         self.hm = hm = await HotMesh.init(
             APP, url, engine=True,
-            workers=[Worker(topic, echo(topic)) for topic in WORKER_TOPICS], settings=settings)
+            workers=[Worker(topic, echo(topic)) for topic in ALL_WORKER_TOPICS], settings=settings)
         version = await hm.deploy((HERE / "bench.yaml").read_text())
         if not await hm.activate(version):
             raise RuntimeError("activation failed")
@@ -477,9 +467,9 @@ class Bench:
             "redisConnectedClients": s1.clients,
             **extra.get("fields", {}),
         }
-        if s0.stat and s1.stat:
-            busy = ((s1.stat["total"] - s1.stat["idle"]) - (s0.stat["total"] - s0.stat["idle"])) / CLK_TCK
-            ph["machineBusyCores"] = r(busy / wall_sec, 2)
+        busy = busy_cores(s0.stat, s1.stat, wall_sec)
+        if busy is not None and s0.stat and s1.stat:
+            ph["machineBusyCores"] = r(busy, 2)
             ph["otherBusyCores"] = r(ph["machineBusyCores"] - ph["pythonCpuUtil"] - ph["redisCpuUtil"], 2)
             ph["stealPct"] = r(100 * (s1.stat["steal"] - s0.stat["steal"])
                                / max(1, s1.stat["total"] - s0.stat["total"]), 2)
@@ -611,7 +601,8 @@ class Bench:
         return {
             "seconds": t1 - t0,
             "fields": {"latencyMs": {
-                "p50": r(pct(s, 50), 2), "p90": r(pct(s, 90), 2), "p99": r(pct(s, 99), 2),
+                # s is not empty (--lat >= 1): pct gives a number
+                "p50": r(pct(s, 50), 2), "p90": r(pct(s, 90), 2), "p99": r(pct(s, 99), 2),  # type: ignore[arg-type]
                 "mean": r(sum(lat) / len(lat), 2), "min": r(s[0], 2), "max": r(s[-1], 2),
             }},
         }
@@ -631,6 +622,11 @@ def parse_args(argv: Iterable[str] | None = None) -> Options:
     p.add_argument("--settle-ms", type=int, default=3000)
     p.add_argument("--port", type=int, default=int(os.environ.get("REDIS_PORT") or 0),
                    help="redis-server on 127.0.0.1 (FLUSHDB'd!); default $REDIS_PORT, else a private one")
+    p.add_argument("--redis-url", default="",
+                   help="redis URL, used as is (FLUSHDB'd!), e.g. rediss://127.0.0.1:P/0?ssl_ca_certs=ca.pem; "
+                        "wins over --port")
+    p.add_argument("--tls", action="store_true",
+                   help="the private redis-server (no --port/--redis-url) speaks TLS only, with a throwaway CA")
     p.add_argument("--concurrency", type=int, default=0,
                    help="bound on in-flight pub/pubsub calls in the throughput phases "
                         "(0: all N at once, like bench.js)")
@@ -642,11 +638,14 @@ def parse_args(argv: Iterable[str] | None = None) -> Options:
     p.add_argument("--expire-seconds", type=int, default=1,
                    help="Settings.expire_seconds (default 1, like the reference's default; diagnosis only)")
     a = p.parse_args(list(argv) if argv is not None else None)
+    url = a.redis_url or (redis_url(a.port) if a.port else "")
+    if a.tls and url:
+        p.error("--tls starts a private TLS redis-server: give a rediss:// --redis-url for a running one instead")
     return Options(scenario=a.scenario, n=a.n, lat=a.lat, warmup=a.warmup,
                    phases=[x.strip() for x in a.phases.split(",") if x.strip()], rep=str(a.rep),
-                   out=a.out, tag=a.tag, idle_ms=a.idle_ms, settle_ms=a.settle_ms, port=a.port,
+                   out=a.out, tag=a.tag, idle_ms=a.idle_ms, settle_ms=a.settle_ms, url=url,
                    concurrency=a.concurrency, max_connections=a.max_connections, profile=a.profile,
-                   expire_seconds=a.expire_seconds)
+                   expire_seconds=a.expire_seconds, tls=a.tls)
 
 
 async def amain(opts: Options) -> int:
@@ -655,21 +654,17 @@ async def amain(opts: Options) -> int:
         result = await bench.run()
     finally:
         await bench.close()
-    opts.out.parent.mkdir(parents=True, exist_ok=True)
-    with opts.out.open("a") as fh:
-        fh.write(json.dumps(result) + "\n")
+    append_line(opts.out, json.dumps(result))
     print(json.dumps(result, indent=1))
     return 1 if result.get("errors") else 0
 
 
 def main(argv: Iterable[str] | None = None) -> int:
     opts = parse_args(argv)
-    from hotmesh_core.redis_server import RedisServer  # the project's own launcher
-
-    private: RedisServer | None = None
-    if not opts.port:
-        private = RedisServer(port=0).start()          # free loopback port, no persistence
-        opts.port = private.port
+    private: Any = None
+    if not opts.url:
+        private = start_redis(tls=opts.tls)             # free loopback port, no persistence
+        opts.url = private.url
     try:
         return asyncio.run(amain(opts))
     except Exception:

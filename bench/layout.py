@@ -10,7 +10,8 @@ Then (``residue``) it runs N jobs with the default 1 s expiry, waits until they 
 process and weighs what stayed in Redis: ``bytesPerJobLeft`` (0 means nothing per job remains;
 the throughput benchmark's "after settle" figure still includes the open connections' buffers).
 
-Usage: ``python bench/layout.py [--n 1000] [--port P] [--scenarios trigger,seq,fan]``; prints one
+Usage: ``python bench/layout.py [--n 1000] [--port P | --redis-url URL] [--scenarios trigger,seq,fan]``
+(``--redis-url`` is used as is, e.g. ``rediss://127.0.0.1:P/0?ssl_ca_certs=ca.pem``); prints one
 JSON line ``{"bulk": {scenario: {...}}}`` (the keys of ``layout.js``) on stdout.
 """
 
@@ -25,22 +26,16 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from common import ALL_WORKER_TOPICS as WORKER_TOPICS  # bench/common.py
+from common import BENCH_TOPICS as TOPICS
+from common import echo, put_repo_on_path, redis_url, start_redis, sync_client
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+put_repo_on_path()    # after $PYTHONPATH: run.py's copy of hotmesh_core/ wins
 
-from hotmesh_core import HotMesh, Settings, Worker, WorkerMessage  # noqa: E402
-from hotmesh_core.redis_server import RedisServer  # noqa: E402
+from hotmesh_core import HotMesh, Settings, Worker  # noqa: E402
 
-TOPICS = {"trigger": "bench.trigger", "seq": "bench.seq", "fan": "bench.fan"}
-WORKER_TOPICS = ["bench.w1", "bench.w2", "bench.w3", "bench.f1", "bench.f2", "bench.f3", "bench.f4", "bench.f5"]
 DAY = 86_400
-
-
-def echo(topic: str) -> Any:
-    async def callback(message: WorkerMessage) -> dict[str, Any]:
-        return {"y": f"{(message.data or {}).get('x')}.{topic}"}
-    return callback
 
 
 def memory(admin: redis.Redis) -> tuple[int, int, int]:
@@ -111,12 +106,11 @@ async def residue(url: str, admin: redis.Redis, scenario: str, n: int) -> dict[s
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     server = None
-    if args.port:
-        url = f"redis://127.0.0.1:{args.port}/0"
-    else:
-        server = RedisServer(port=0).start()
+    url = args.redis_url or (redis_url(args.port) if args.port else "")
+    if not url:
+        server = start_redis()
         url = server.url
-    admin = redis.Redis.from_url(url, decode_responses=True)
+    admin = sync_client(url)
     admin.flushdb()
     hm = await HotMesh.init("bench", url, workers=[Worker(t, echo(t)) for t in WORKER_TOPICS],
                             settings=Settings(expire_seconds=DAY))
@@ -145,5 +139,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--redis-url", default="", help="used as is (wins over --port)")
     parser.add_argument("--scenarios", default="trigger,seq,fan")
     print(json.dumps(asyncio.run(main(parser.parse_args()))))

@@ -67,25 +67,40 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
-from procfs import proc_stat  # bench/procfs.py (bench/ is the script's directory)
+from common import (  # bench/common.py (bench/ is the script's directory)
+    BENCH_APP,
+    BENCH_JOB_PREFIX,
+    BENCH_TOPICS,
+    BENCH_WORKER_TOPICS,
+    HARNESS_CMDS,
+    NPROC,
+    async_client,
+    busy_cores,
+    cell,
+    copy_core,
+    cpu_model,
+    echo,
+    markdown_table,
+    proc_cpu_seconds,
+    proc_stat,
+    proc_status_kb,
+    redis_url,
+    start_redis,
+    version_of,
+    write_result,
+)
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-APP = "bench"
-JOB_PREFIX = f"hmsh:{APP}:j:"
-TOPICS = {"seq": "bench.seq", "fan": "bench.fan"}
-WORKER_TOPICS = {"seq": ["bench.w1", "bench.w2", "bench.w3"],
-                 "fan": ["bench.f1", "bench.f2", "bench.f3", "bench.f4", "bench.f5"]}
-# commands issued by the harness itself (measurement), excluded from hotmesh_core's counts (as bench.js)
-HARNESS_CMDS = {"info", "config|resetstat", "config|set", "config|get", "subscribe", "ping", "dbsize",
-                "memory|usage", "zcard", "xlen", "flushdb"}
-CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-NPROC = os.cpu_count() or 1
+APP = BENCH_APP
+JOB_PREFIX = BENCH_JOB_PREFIX
+TOPICS = {k: BENCH_TOPICS[k] for k in ("seq", "fan")}
+WORKER_TOPICS = BENCH_WORKER_TOPICS
+# commands issued by the harness itself (measurement), excluded from hotmesh_core's counts
+SCALE_HARNESS_CMDS = HARNESS_CMDS | {"zcard", "xlen", "flushdb"}
 
 
 def use_copy_of_core(copy: bool) -> None:
@@ -93,9 +108,7 @@ def use_copy_of_core(copy: bool) -> None:
     while the rounds run. The members inherit it through ``$HOTMESH_BENCH_SRC`` and ``$PYTHONPATH``."""
     src = os.environ.get("HOTMESH_BENCH_SRC")
     if not src and copy:
-        tmp = Path(tempfile.mkdtemp(prefix="hotmesh-bench-src-"))
-        shutil.copytree(REPO / "hotmesh_core", tmp / "hotmesh_core",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        tmp = copy_core(Path(tempfile.mkdtemp(prefix="hotmesh-bench-src-")))
         atexit.register(shutil.rmtree, tmp, True)
         src = str(tmp)
         os.environ["HOTMESH_BENCH_SRC"] = src
@@ -112,54 +125,10 @@ def r(value: float, digits: int = 2) -> float:
     return round(value, digits)
 
 
-def version_of(dist: str) -> str:
-    try:
-        return importlib_metadata.version(dist)
-    except importlib_metadata.PackageNotFoundError:
-        return "?"
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as fh:
-        for line in fh:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-# ---------- /proc readers ----------
-def busy_cores(s0: dict[str, int] | None, s1: dict[str, int] | None, wall: float) -> float | None:
-    if not s0 or not s1 or wall <= 0:
-        return None
-    busy = (s1["total"] - s1["idle"]) - (s0["total"] - s0["idle"])
-    return busy / CLK_TCK / wall
-
-
-def proc_cpu_seconds(pid: int) -> float | None:
-    """utime + stime of one process (seconds), from /proc/<pid>/stat."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            text = fh.read()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2:].split()    # after "pid (comm) ": field 3 (state) is fields[0]
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def proc_status_kb(pid: int | str = "self") -> dict[str, int]:
-    """VmRSS / VmHWM / Threads of one process (kB, count)."""
-    out: dict[str, int] = {}
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM", "Threads"):
-                out[key] = int(value.split()[0])
-    return out
-
-
 # ---------- redis ----------
 def harness_client(port: int) -> aioredis.Redis:
-    return aioredis.Redis(host="127.0.0.1", port=port, db=0, decode_responses=True)
+    client: aioredis.Redis = async_client(redis_url(port))
+    return client
 
 
 async def redis_snapshot(admin: aioredis.Redis) -> dict[str, Any]:
@@ -173,7 +142,7 @@ async def redis_snapshot(admin: aioredis.Redis) -> dict[str, Any]:
 
 
 def app_commands(cmdstats: dict[str, int]) -> dict[str, int]:
-    return {k: v for k, v in cmdstats.items() if k not in HARNESS_CMDS}
+    return {k: v for k, v in cmdstats.items() if k not in SCALE_HARNESS_CMDS}
 
 
 # ---------- completion tracking ----------
@@ -328,12 +297,6 @@ async def drive(hm: Any, topic: str, n: int, tracker: JobTracker, inflight: int,
 
 
 # ---------- member processes ----------
-def echo(topic: str) -> Callable[[Any], Any]:
-    async def callback(message: Any) -> dict[str, Any]:
-        return {"y": f"{(message.data or {}).get('x')}.{topic}"}    # trivial worker, as hotmesh_bench
-    return callback
-
-
 def member_sample(tracing: bool) -> dict[str, Any]:
     """What a member reports on ``sample``: its memory, gc, task and descriptor counts."""
     import tracemalloc
@@ -379,7 +342,7 @@ async def member_main(a: argparse.Namespace) -> int:
     options: dict[str, Any] = {"expire_seconds": a.expire_seconds}
     if a.max_connections > 0:
         options["max_connections"] = a.max_connections
-    hm = await HotMesh.init(APP, f"redis://127.0.0.1:{a.port}/0", engine=True,
+    hm = await HotMesh.init(APP, redis_url(a.port), engine=True,
                             workers=[Worker(t, echo(t)) for t in WORKER_TOPICS[a.scenario]],
                             settings=Settings(**options))
     reply({"ready": True, "pid": os.getpid(), "guid": hm.guid})
@@ -504,11 +467,21 @@ async def publisher(o: argparse.Namespace) -> Any:
     options: dict[str, Any] = {"expire_seconds": o.expire_seconds}
     if o.max_connections > 0:
         options["max_connections"] = o.max_connections
-    hm = await HotMesh.init(APP, f"redis://127.0.0.1:{o.port}/0", engine=False, settings=Settings(**options))
+    hm = await HotMesh.init(APP, redis_url(o.port), engine=False, settings=Settings(**options))
     version = await hm.deploy(HERE / "bench.yaml")
     if not await hm.activate(version):
         raise RuntimeError("activation failed")
     return hm
+
+
+async def close_publisher(tracker: JobTracker, hm: Any, admin: aioredis.Redis) -> None:
+    """Stop the keyspace listener, the publisher's HotMesh and the admin client, whatever fails."""
+    await tracker.close()
+    if hm is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(hm.stop(), 15)
+    with contextlib.suppress(Exception):
+        await admin.aclose()
 
 
 def env_info(server: dict[str, Any]) -> dict[str, Any]:
@@ -610,22 +583,19 @@ async def one_round(k: int, o: argparse.Namespace, hm: Any, tracker: JobTracker,
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    def f(value: Any, fmt: str) -> str:
-        return "-" if value is None else format(value, fmt)
-
-    lines = ["| engines | wf/s | speedup vs 1 | redis CPU (cores) | engine procs CPU (cores total) | "
-             "engine CPU ms/wf | publisher CPU (cores) | machine busy cores | cmds/wf | limit |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    header = ["engines", "wf/s", "speedup vs 1", "redis CPU (cores)", "engine procs CPU (cores total)",
+              "engine CPU ms/wf", "publisher CPU (cores)", "machine busy cores", "cmds/wf", "limit"]
+    cells: list[list[Any]] = []
     for row in rows:
         if "error" in row:
-            lines.append(f"| {row['engines']} | FAILED | - | - | - | - | - | - | - | {row['error'][:120]} |")
+            cells.append([row["engines"], "FAILED", *["-"] * 7, row["error"][:120]])
             continue
-        lines.append(f"| {row['engines']} | {f(row['workflowsPerSec'], '.1f')} | {f(row.get('speedup'), '.2f')} | "
-                     f"{f(row['redisCpuCores'], '.2f')} | {f(row['engineCpuCores'], '.2f')} | "
-                     f"{f(row['engineCpuMsPerWorkflow'], '.2f')} | "
-                     f"{f(row['publisherCpuCores'], '.2f')} | {f(row['machineBusyCores'], '.2f')} | "
-                     f"{f(row['redisCommandsPerWorkflow'], '.1f')} | {row['limit']} |")
-    return "\n".join(lines)
+        cells.append([row["engines"], cell(row["workflowsPerSec"], ".1f"), cell(row.get("speedup"), ".2f"),
+                      cell(row["redisCpuCores"], ".2f"), cell(row["engineCpuCores"], ".2f"),
+                      cell(row["engineCpuMsPerWorkflow"], ".2f"), cell(row["publisherCpuCores"], ".2f"),
+                      cell(row["machineBusyCores"], ".2f"), cell(row["redisCommandsPerWorkflow"], ".1f"),
+                      row["limit"]])
+    return markdown_table(header, cells, "r" * 9 + "l")
 
 
 def summary(rows: list[dict[str, Any]]) -> str:
@@ -666,12 +636,7 @@ async def scale_main(o: argparse.Namespace) -> int:
             if base is not None and "error" not in row:
                 row["speedup"] = r(row["workflowsPerSec"] / base["workflowsPerSec"])
     finally:
-        await tracker.close()
-        if hm is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(hm.stop(), 15)
-        with contextlib.suppress(Exception):
-            await admin.aclose()
+        await close_publisher(tracker, hm, admin)
     result["summary"] = summary(result["rows"])
     print(f"\nscenario {o.scenario}, n={o.n} per round, at most {o.inflight} jobs in flight, {NPROC} cores "
           f"({cpu_model()}); cores = CPU seconds / wall seconds\n\n{table(result['rows'])}\n\n{result['summary']}\n",
@@ -681,15 +646,6 @@ async def scale_main(o: argparse.Namespace) -> int:
         del result["errors"]
     write_result(result, o.out)
     return 1 if incomplete or result.get("errors") else 0
-
-
-def write_result(result: dict[str, Any], out: Path | None) -> None:
-    line = json.dumps(result)
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with out.open("a") as fh:
-            fh.write(line + "\n")
-    print(line, flush=True)
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
@@ -714,11 +670,9 @@ def add_common(p: argparse.ArgumentParser) -> None:
 def run_with_redis(o: argparse.Namespace, body: Callable[[argparse.Namespace], Any]) -> int:
     """Start a private redis-server unless ``--port``; run ``body`` under ``--timeout``."""
     use_copy_of_core(not o.working_tree)
-    from hotmesh_core.redis_server import RedisServer  # the project's own launcher
-
-    private: RedisServer | None = None
+    private: Any = None
     if not o.port:
-        private = RedisServer(port=0).start()          # free loopback port, no persistence
+        private = start_redis()                         # free loopback port, no persistence
         o.port = private.port
 
     async def guarded() -> int:

@@ -48,23 +48,21 @@ import traceback
 from collections.abc import Iterable
 from typing import Any
 
+from common import NPROC, cell, cpu_model, markdown_table, proc_status_kb, write_result
 from scale import (
-    NPROC,
     TOPICS,
     JobTracker,
     add_common,
-    cpu_model,
+    close_publisher,
     drive,
     env_info,
     harness_client,
     log,
-    proc_status_kb,
     publisher,
     r,
     run_with_redis,
     start_members,
     stop_members,
-    write_result,
 )
 
 FLAT_PCT = 5.0
@@ -103,24 +101,17 @@ def growth(samples: list[dict[str, Any]], key: str, scale: float = 1.0) -> dict[
 
 
 def table(samples: list[dict[str, Any]], tracing: bool) -> str:
-    def f(value: Any, fmt: str) -> str:
-        return "-" if value is None else format(value, fmt)
-
     base = samples[1]["engineRssMb"] if len(samples) > 1 else samples[0]["engineRssMb"]
-    head = ("| jobs | batch wf/s | engine RSS MB | Δ RSS MB | gc objects | tasks | fds | "
-            + ("tracemalloc MB | " if tracing else "")
-            + "publisher RSS MB | publisher tasks | redis used_memory MB | DBSIZE | stream entries |")
-    lines = [head, "|" + "---:|" * (head.count("|") - 1)]
-    for s in samples:
-        lines.append(
-            f"| {s['jobs']} | {f(s.get('batchWorkflowsPerSec'), '.1f')} | {f(s['engineRssMb'], '.1f')} | "
-            f"{f(s['engineRssMb'] - base, '+.1f')} | {f(s['engineGcObjects'], 'd')} | {f(s['engineTasks'], 'd')} | "
-            f"{f(s.get('engineFds'), 'd')} | "
-            + (f"{f(s.get('engineTracemallocMb'), '.2f')} | " if tracing else "")
-            + f"{f(s['publisherRssMb'], '.1f')} | {f(s['publisherTasks'], 'd')} | "
-            f"{f(s['redisUsedMemoryMb'], '.2f')} | {f(s['redisDbsize'], 'd')} | "
-            f"{f(s['redisStreamEntries'], 'd')} |")
-    return "\n".join(lines)
+    header = ["jobs", "batch wf/s", "engine RSS MB", "Δ RSS MB", "gc objects", "tasks", "fds",
+              *(["tracemalloc MB"] if tracing else []),
+              "publisher RSS MB", "publisher tasks", "redis used_memory MB", "DBSIZE", "stream entries"]
+    rows = [[s["jobs"], cell(s.get("batchWorkflowsPerSec"), ".1f"), cell(s["engineRssMb"], ".1f"),
+             cell(s["engineRssMb"] - base, "+.1f"), cell(s["engineGcObjects"], "d"), cell(s["engineTasks"], "d"),
+             cell(s.get("engineFds"), "d"),
+             *([cell(s.get("engineTracemallocMb"), ".2f")] if tracing else []),
+             cell(s["publisherRssMb"], ".1f"), cell(s["publisherTasks"], "d"), cell(s["redisUsedMemoryMb"], ".2f"),
+             cell(s["redisDbsize"], "d"), cell(s["redisStreamEntries"], "d")] for s in samples]
+    return markdown_table(header, rows, "r" * len(header))
 
 
 async def soak_main(o: argparse.Namespace) -> int:
@@ -183,12 +174,7 @@ async def soak_main(o: argparse.Namespace) -> int:
         result["errors"]["run"] = text
     finally:
         await stop_members(members)
-        await tracker.close()
-        if hm is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(hm.stop(), 15)
-        with contextlib.suppress(Exception):
-            await admin.aclose()
+        await close_publisher(tracker, hm, admin)
     seconds = time.perf_counter() - t_start
     result["seconds"] = r(seconds, 1)
     samples = result["samples"]

@@ -25,7 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 logging.getLogger("bokeh.embed.util").setLevel(logging.ERROR)   # the page is static on purpose
 sys.path.insert(0, str(ROOT))
 
-from hotmesh_core import HotMesh, RedisServer  # noqa: E402
+from common import start_redis  # noqa: E402  (bench/common.py)
+
+from hotmesh_core import HotMesh  # noqa: E402
 from hotmesh_core.compiler import compile_app, load_manifest  # noqa: E402
 from hotmesh_core.keys import JobFields  # noqa: E402
 from studio.graph import GraphView  # noqa: E402
@@ -219,7 +221,7 @@ def main() -> None:
     server = None
     url = args.redis_url
     if not url:
-        server = RedisServer(port=0).start()
+        server = start_redis()
         url = server.url
     try:
         asyncio.run(runs_bench(url))

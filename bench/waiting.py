@@ -5,7 +5,7 @@ Issue: "one million durable workflows waiting at once on one Redis (each parked 
 a web hook). Report bytes per waiting job, the time to start them, and how fast they are released
 when their timers fire or their signals arrive; fit within the machine's memory with room to spare."
 
-App ``wait`` (deployed from ``WAIT_YAML`` below), two graphs; the job id is the input ``id``:
+App ``wait`` (deployed from ``bench/wait.yaml``), two graphs; the job id is the input ``id``:
 
 * ``wait.timer``:  trigger ``t0`` -> hook ``t1`` with a ``sleep`` (a time hook) of ``(due - now) / 1000``
   seconds (a ``@pipe`` over the input's absolute ``due``, epoch ms, and ``@date.now``, evaluated when
@@ -79,27 +79,39 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import calendar
 import contextlib
-import json
-import logging
 import math
-import multiprocessing
 import os
 import platform
-import resource
-import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import redis
-from procfs import proc_stat  # bench/procfs.py (bench/ is the script's directory)
+from common import (  # bench/common.py (bench/ is the script's directory)
+    busy_cores,
+    cell,
+    core_dirty,
+    cpu_model,
+    git_head,
+    human,
+    ju_ms,
+    markdown_table,
+    meminfo,
+    pct,
+    proc_memory_bytes,
+    proc_stat,
+    redacted,
+    start_redis,
+    stream_backlog,
+    sync_client,
+    write_result,
+)
+from procpool import Pool, bounded
 from redis.exceptions import ResponseError
 
 HERE = Path(__file__).resolve().parent
@@ -114,44 +126,8 @@ SAMPLE = 25                 # MEMORY USAGE samples per kind
 POLL_S = 0.1
 GUARD_HEADROOM = 1.25
 GUARD_SHARE = 0.5
-CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
-WAIT_YAML = """
-app:
-  id: wait
-  version: '1'
-  graphs:
-    - subscribes: wait.timer
-      expire: @EXPIRE@
-      activities:
-        t0: { type: trigger, stats: { id: '{$self.input.data.id}' } }
-        t1:
-          type: hook
-          # seconds until the absolute due time (epoch ms in the input), computed when the hook opens
-          sleep:
-            '@pipe':
-              - ['{t0.output.data.due}', '{@date.now}']
-              - ['{@math.subtract}', 1000]
-              - ['{@math.divide}', 0.001]
-              - ['{@math.max}']
-          job: { maps: { fired: true } }
-      transitions:
-        t0: [ { to: t1 } ]
-    - subscribes: wait.signal
-      expire: @EXPIRE@
-      activities:
-        s0: { type: trigger, stats: { id: '{$self.input.data.id}' } }
-        s1: { type: hook, job: { maps: { answer: '{$self.hook.data.v}' } } }
-      transitions:
-        s0: [ { to: s1 } ]
-      hooks:
-        wait.go:
-          - to: s1
-            conditions:
-              match:
-                - expected: '{$job.metadata.jid}'
-                  actual: '{$self.hook.data.id}'
-"""
+WAIT_YAML = HERE / "wait.yaml"       # the app; @EXPIRE@ is replaced by --expire
 
 
 def job_id(prefix: str, kind: str, i: int) -> str:
@@ -164,163 +140,29 @@ def r(value: float | None, digits: int = 1) -> float | None:
     return round(value, digits)
 
 
-def pct(sorted_values: Sequence[float], p: float) -> float | None:
-    """Nearest rank (the reference's: ceil(p/100 * n) - 1)."""
-    if not sorted_values:
-        return None
-    idx = min(len(sorted_values) - 1, max(0, math.ceil(p / 100 * len(sorted_values)) - 1))
-    return sorted_values[idx]
-
-
 def log(text: str) -> None:
     print(f"[waiting {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
-def human(n: float | None) -> str:
-    if n is None:
-        return "-"
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(value) < 1024 or unit == "GiB":
-            return f"{value:.1f} {unit}" if unit != "B" else f"{value:.0f} B"
-        value /= 1024
-    return f"{value:.1f} GiB"
-
-
-def meminfo() -> dict[str, int]:
-    """/proc/meminfo in bytes."""
-    out: dict[str, int] = {}
-    with contextlib.suppress(OSError), open("/proc/meminfo") as fh:
-        for line in fh:
-            name, _, rest = line.partition(":")
-            parts = rest.split()
-            if parts and parts[0].isdigit():
-                out[name] = int(parts[0]) * (1024 if len(parts) > 1 and parts[1] == "kB" else 1)
-    return out
-
-
-def proc_status(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM (bytes) of a local process, {} if it cannot be read."""
-    out: dict[str, int] = {}
-    with contextlib.suppress(OSError), open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            name, _, rest = line.partition(":")
-            if name in ("VmRSS", "VmHWM"):
-                out[name] = int(rest.split()[0]) * 1024
-    return out
-
-
-def busy_jiffies() -> tuple[int, int] | None:
-    stat = proc_stat()
-    return (stat["total"], stat["idle"]) if stat else None
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as fh:
-        for line in fh:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def git_describe() -> str:
-    try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True,
-                             text=True, timeout=5).stdout.strip()
-        # --no-optional-locks: never take .git/index.lock (someone may be committing meanwhile)
-        dirty = subprocess.run(["git", "--no-optional-locks", "status", "--porcelain", "--", "hotmesh_core"],
-                               cwd=HERE.parent, capture_output=True, text=True, timeout=5).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "?"
-    return f"{sha or '?'}{' with uncommitted changes in hotmesh_core/' if dirty else ''}"
-
-
-def ju_ms(value: str, cache: dict[str, int]) -> int | None:
-    """``YYYYMMDDHHmmss.sss`` (UTC, hotmesh_core's timestamp) -> epoch ms."""
-    try:
-        head = value[:14]
-        base = cache.get(head)
-        if base is None:
-            base = calendar.timegm(time.strptime(head, "%Y%m%d%H%M%S")) * 1000
-            cache[head] = base
-        return base + int(value[15:18])
-    except (ValueError, TypeError):
-        return None
-
-
 # ================================================================================================
-# child process: one HotMesh (engine + publisher + signaller)
+# child process: one HotMesh (engine + publisher + signaller), see procpool.py
 # ================================================================================================
-class _CountingHandler(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.counts: dict[str, int] = {}
-
-    def emit(self, record: logging.LogRecord) -> None:
-        key = f"{record.levelname} {record.name}: {record.getMessage()[:120]}"
-        self.counts[key] = self.counts.get(key, 0) + 1
-
-
-def child_main(conn: Connection, url: str, settings: dict[str, Any], index: int) -> None:
-    """Entry point of a child process (spawned)."""
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format=f"[waiting proc{index}] %(levelname)s %(name)s: %(message)s")
-    counter = _CountingHandler()
-    logging.getLogger().addHandler(counter)
-    with contextlib.suppress(EOFError, BrokenPipeError, KeyboardInterrupt):
-        asyncio.run(_child(conn, url, settings, counter))
-
-
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-async def _child(conn: Connection, url: str, settings: dict[str, Any], counter: _CountingHandler) -> None:
+async def session(url: str, settings: dict[str, Any]) -> tuple[dict[str, Any], Callable[[], Any]]:
+    """Run in each child: one ``HotMesh.init(engine=True)``; ops ``start`` (pub jobs) and ``hook`` (signals)."""
     from hotmesh_core import HotMesh, Settings
 
-    try:
-        hm = await HotMesh.init(APP, url, engine=True, settings=Settings(**settings))
-    except Exception:
-        conn.send({"error": traceback.format_exc()})
-        return
-    loop = asyncio.get_running_loop()
-    conn.send({"pid": os.getpid()})
-    try:
-        while True:
-            cmd: dict[str, Any] = await loop.run_in_executor(None, conn.recv)
-            op = cmd["op"]
-            if op == "stop":
-                break
-            reply: dict[str, Any] = {}
-            try:
-                if op == "start":
-                    reply = await _start_jobs(hm, cmd)
-                elif op == "hook":
-                    reply = await _send_signals(hm, cmd)
-                elif op != "rusage":
-                    raise ValueError(f"unknown op {op!r}")
-            except Exception:
-                reply = {"error": traceback.format_exc()}
-            reply.update(cpu=_cpu_seconds(), rss=proc_status(os.getpid()).get("VmRSS"),
-                         warnings=dict(counter.counts))
-            conn.send(reply)
-    finally:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(hm.stop(), 30)
-        with contextlib.suppress(Exception):
-            conn.send({"stopped": True})
+    hm = await HotMesh.init(APP, url, engine=True, settings=Settings(**settings))
 
+    async def start(cmd: dict[str, Any]) -> dict[str, Any]:
+        return await _start_jobs(hm, cmd)
 
-async def _bounded(concurrency: int, count: int, one: Callable[[int], Any]) -> None:
-    """Call ``one(i)`` for i in range(count), at most ``concurrency`` at a time (no task per call)."""
-    items = iter(range(count))
+    async def hook(cmd: dict[str, Any]) -> dict[str, Any]:
+        return await _send_signals(hm, cmd)
 
-    async def lane() -> None:
-        for i in items:
-            await one(i)
+    async def close() -> None:
+        await asyncio.wait_for(hm.stop(), 30)
 
-    await asyncio.gather(*(lane() for _ in range(max(1, min(concurrency, count)))))
+    return {"start": start, "hook": hook}, close
 
 
 @dataclass
@@ -357,7 +199,7 @@ async def _start_jobs(hm: Any, cmd: dict[str, Any]) -> dict[str, Any]:
             tally.fail(exc)
 
     t0 = time.perf_counter()
-    await _bounded(cmd["concurrency"], cmd["hi"] - lo, one)
+    await bounded(cmd["concurrency"], cmd["hi"] - lo, one)
     return {"n": cmd["hi"] - lo, "seconds": time.perf_counter() - t0, "errors": tally.errors,
             "firstError": tally.first_error, "late": tally.late}
 
@@ -376,7 +218,7 @@ async def _send_signals(hm: Any, cmd: dict[str, Any]) -> dict[str, Any]:
             tally.fail(exc)
 
     t0 = time.perf_counter()
-    await _bounded(cmd["concurrency"], cmd["hi"] - lo, one)
+    await bounded(cmd["concurrency"], cmd["hi"] - lo, one)
     return {"n": cmd["hi"] - lo, "seconds": time.perf_counter() - t0, "errors": tally.errors,
             "firstError": tally.first_error, "unmatched": tally.unmatched}
 
@@ -420,17 +262,6 @@ class Options:
 
 
 @dataclass
-class Child:
-    index: int
-    process: Any
-    conn: Connection
-    pid: int = 0
-    cpu: float = 0.0
-    rss: int | None = None
-    warnings: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
 class Mark:
     """Resource counters at one instant (parent wall clock, redis CPU, children CPU, machine)."""
 
@@ -438,7 +269,7 @@ class Mark:
     redis_cpu: float
     children_cpu: float
     parent_cpu: float
-    stat: tuple[int, int] | None
+    stat: dict[str, int] | None
 
 
 class WaitBench:
@@ -447,12 +278,12 @@ class WaitBench:
 
         self.o = opts
         self.url = url
-        self.admin = redis.Redis.from_url(url, decode_responses=True)
+        self.admin = sync_client(url)
         self.keys = Keys(APP)
         self.streams = self.keys.engine_streams()
         self.semaphore = JobFields.SEMAPHORE
         self.updated = JobFields.meta("ju")
-        self.children: list[Child] = []
+        self.pool = Pool(opts.procs, session, (url, self.settings()), "waiting proc", opts.timeout, PhaseError)
         self.redis_pid: int | None = None
         self.result: dict[str, Any] = {"bench": "waiting", "impl": "python", "n": opts.n, "kind": opts.kind,
                                        "procs": opts.procs, "concurrency": opts.concurrency}
@@ -471,10 +302,10 @@ class WaitBench:
         self.result["env"] = {
             "python": platform.python_version(),
             "hotmesh_core": f"{getattr(hotmesh_core, '__version__', '?')} from {Path(hotmesh_core.__file__).parent}",
-            "git": git_describe(),
+            "git": f"{git_head() or '?'}{' with uncommitted changes in hotmesh_core/' if core_dirty() else ''}",
             "redis_py": redis.__version__,
             "redis": server.get("redis_version"),
-            "redisUrl": self.url,
+            "redisUrl": redacted(self.url),
             "cpus": os.cpu_count(),
             "cpuModel": cpu_model(),
             "memTotalBytes": mem.get("MemTotal"),
@@ -498,88 +329,25 @@ class WaitBench:
 
         hm = await HotMesh.init(APP, self.url, engine=False, settings=Settings(**self.settings()))
         try:
-            version = await hm.deploy(WAIT_YAML.replace("@EXPIRE@", str(self.o.expire)))
+            version = await hm.deploy(WAIT_YAML.read_text().replace("@EXPIRE@", str(self.o.expire)))
             if not await hm.activate(version):
                 raise RuntimeError(f"activation of version {version} failed")
         finally:
             await hm.stop()
 
+    @property
+    def children(self) -> list[Any]:
+        return self.pool.children
+
     def spawn(self) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        for index in range(self.o.procs):
-            parent, child = ctx.Pipe()
-            process = ctx.Process(target=child_main, args=(child, self.url, self.settings(), index),
-                                  name=f"waiting-proc{index}", daemon=True)
-            process.start()
-            child.close()
-            self.children.append(Child(index, process, parent))
-        for child_ in self.children:
-            if not child_.conn.poll(120):
-                raise RuntimeError(f"process {child_.index} did not start within 120 s")
-            hello = child_.conn.recv()
-            if "error" in hello:
-                raise RuntimeError(f"process {child_.index} failed to start:\n{hello['error']}")
-            child_.pid = int(hello["pid"])
+        self.pool.start()
         log(f"{len(self.children)} processes up (engine + publisher each): "
             f"pids {[c.pid for c in self.children]}")
 
     def close(self) -> None:
-        for child in self.children:
-            with contextlib.suppress(Exception):
-                child.conn.send({"op": "stop"})
-        deadline = time.monotonic() + 40
-        for child in self.children:
-            child.process.join(max(0.1, deadline - time.monotonic()))
-            if child.process.is_alive():
-                log(f"process {child.index} did not stop; terminating it")
-                child.process.terminate()
-                child.process.join(5)
-            with contextlib.suppress(Exception):
-                child.conn.close()
+        self.pool.close(log)
         with contextlib.suppress(Exception):
             self.admin.close()
-
-    # -- talking to the children -----------------------------------------------------------------
-    def command_all(self, commands: list[dict[str, Any] | None],
-                    on_tick: Callable[[], None] | None = None) -> list[dict[str, Any]]:
-        """Send each child its command (None: nothing), wait for every reply; ``on_tick`` runs
-        every second while waiting."""
-        waiting: dict[Connection, Child] = {}
-        for child, cmd in zip(self.children, commands, strict=True):
-            if cmd is not None:
-                child.conn.send(cmd)
-                waiting[child.conn] = child
-        replies: dict[int, dict[str, Any]] = {}
-        deadline = time.monotonic() + self.o.timeout
-        while waiting:
-            ready = wait(list(waiting), timeout=1.0)
-            for conn in ready:
-                child = waiting.pop(conn)   # type: ignore[call-overload]
-                try:
-                    reply: dict[str, Any] = child.conn.recv()
-                except EOFError:
-                    raise PhaseError(f"process {child.index} died (exit code {child.process.exitcode})") from None
-                child.cpu = float(reply.get("cpu", child.cpu))
-                child.rss = reply.get("rss", child.rss)
-                child.warnings = reply.get("warnings", child.warnings)
-                replies[child.index] = reply
-            if on_tick is not None:
-                on_tick()
-            if time.monotonic() > deadline:
-                raise PhaseError(f"no reply from processes {[c.index for c in waiting.values()]} "
-                                 f"within {self.o.timeout:.0f} s")
-        return [replies[c.index] for c in self.children if c.index in replies]
-
-    def ranges(self, count: int) -> list[tuple[int, int]]:
-        per = count // len(self.children)
-        extra = count % len(self.children)
-        out: list[tuple[int, int]] = []
-        lo = 0
-        for i in range(len(self.children)):
-            hi = lo + per + (1 if i < extra else 0)
-            out.append((lo, hi))
-            lo = hi
-        return out
 
     # -- redis observations ----------------------------------------------------------------------
     def redis_cpu(self) -> float:
@@ -587,9 +355,7 @@ class WaitBench:
         return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
     def mark(self) -> Mark:
-        self.command_all([{"op": "rusage"}] * len(self.children))
-        return Mark(time.time(), self.redis_cpu(), sum(c.cpu for c in self.children), time.process_time(),
-                    busy_jiffies())
+        return Mark(time.time(), self.redis_cpu(), self.pool.cpu(), time.process_time(), proc_stat())
 
     @staticmethod
     def usage(a: Mark, b: Mark) -> dict[str, Any]:
@@ -600,33 +366,16 @@ class WaitBench:
                                "processesCpuUtil": r((b.children_cpu - a.children_cpu) / wall, 2),
                                "parentCpuSec": r(b.parent_cpu - a.parent_cpu, 2),
                                "machineBusyCores": None, "otherBusyCores": None}
-        if a.stat and b.stat:
-            busy = ((b.stat[0] - b.stat[1]) - (a.stat[0] - a.stat[1])) / CLK_TCK
+        busy = busy_cores(a.stat, b.stat, wall)
+        if busy is not None:
             ours = (b.redis_cpu - a.redis_cpu) + (b.children_cpu - a.children_cpu) + (b.parent_cpu - a.parent_cpu)
-            out["machineBusyCores"] = r(busy / wall, 2)
-            out["otherBusyCores"] = r((busy - ours) / wall, 2)   # other work on the box: disturbs timings
+            out["machineBusyCores"] = r(busy, 2)
+            out["otherBusyCores"] = r(busy - ours / wall, 2)   # other work on the box: disturbs timings
         return out
 
     def backlog(self) -> tuple[bool, int]:
-        """(drained, work left): drained = no pending and no undelivered entry in any engine stream.
-        Work left = pending + the group's lag (when Redis can tell it)."""
-        drained = True
-        work = 0
-        for stream in self.streams:
-            try:
-                last = self.admin.xinfo_stream(stream)["last-generated-id"]
-                groups = self.admin.xinfo_groups(stream)
-            except ResponseError:
-                continue
-            for group in groups:
-                pending = int(group.get("pending") or 0)
-                delivered = group.get("last-delivered-id")
-                lag = group.get("lag")
-                undelivered = delivered != last
-                work += pending + (int(lag) if lag is not None else int(undelivered))
-                if pending or undelivered:
-                    drained = False
-        return drained, work
+        """(drained, work left) of the engine streams (``common.stream_backlog``)."""
+        return stream_backlog(self.admin, self.streams)
 
     def timers(self) -> int:
         return int(self.admin.zcard(self.keys.timers()))
@@ -643,7 +392,7 @@ class WaitBench:
             "used_memory_rss", "used_memory_peak", "mem_fragmentation_ratio")}
         out["dbsize"] = int(self.admin.dbsize())
         if self.redis_pid:
-            status = proc_status(self.redis_pid)
+            status = proc_memory_bytes(self.redis_pid)
             out["redisVmRSS"] = status.get("VmRSS")
             out["redisVmHWM"] = status.get("VmHWM")
         return out
@@ -761,13 +510,13 @@ class WaitBench:
         """Start ``count`` jobs of ``kind`` from every process; return once every one is parked
         (all ``pub`` calls returned, the engine stream drained, for timers the zset complete)."""
         commands: list[dict[str, Any] | None] = []
-        for lo, hi in self.ranges(count):
+        for lo, hi in self.pool.ranges(count):
             commands.append({"op": "start", "kind": kind, "prefix": prefix, "lo": lo, "hi": hi,
                              "due_at": due_at, "concurrency": self.o.concurrency} if hi > lo else None)
         timers_before = self.timers()
         m0 = self.mark()
         t0 = time.time()
-        replies = self.command_all(commands, self.progress(f"{label} start {kind}"))
+        replies = self.pool.command_all(commands, self.progress(f"{label} start {kind}"))
         t1 = time.time()
         errors = sum(int(x.get("errors", 0)) for x in replies)
         crashed = [x["error"] for x in replies if "error" in x]
@@ -927,12 +676,12 @@ class WaitBench:
 
     def release_signals(self, label: str, prefix: str, count: int) -> dict[str, Any]:
         commands: list[dict[str, Any] | None] = []
-        for lo, hi in self.ranges(count):
+        for lo, hi in self.pool.ranges(count):
             commands.append({"op": "hook", "prefix": prefix, "lo": lo, "hi": hi,
                              "concurrency": self.o.concurrency} if hi > lo else None)
         m0 = self.mark()
         t0 = time.time()
-        replies = self.command_all(commands, self.progress("signal release"))
+        replies = self.pool.command_all(commands, self.progress("signal release"))
         t_returned = time.time()
         crashed = [x["error"] for x in replies if "error" in x]
         if crashed:
@@ -1042,12 +791,11 @@ def table(result: dict[str, Any]) -> str:
         f"in-flight calls; Redis {env.get('redis')} ({env.get('redisUrl')}); {env.get('cpus')} CPUs "
         f"({env.get('cpuModel')}), MemTotal {human(env.get('memTotalBytes'))}; hotmesh_core {env.get('git')}",
         "",
-        "| phase | figure | value |",
-        "|---|---|---:|",
     ]
+    rows: list[tuple[str, str, str]] = []
 
     def row(phase: str, figure: str, value: Any) -> None:
-        lines.append(f"| {phase} | {figure} | {'-' if value is None else value} |")
+        rows.append((phase, figure, cell(value)))
 
     start = run.get("start") or {}
     for kind in ("signal", "timer"):
@@ -1132,6 +880,7 @@ def table(result: dict[str, Any]) -> str:
     warnings = {k: v for p in result.get("processes") or [] for k, v in (p.get("warnings") or {}).items()}
     if warnings:
         row("engine", "warnings logged", sum(warnings.values()))
+    lines.append(markdown_table(["phase", "figure", "value"], rows, "llr"))
     return "\n".join(lines)
 
 
@@ -1177,9 +926,7 @@ def parse_args(argv: Iterable[str] | None = None) -> Options:
 
 def main(argv: Iterable[str] | None = None) -> int:
     opts = parse_args(argv)
-    from hotmesh_core.redis_server import RedisServer  # the project's own launcher
-
-    private: RedisServer | None = None
+    private: Any = None
     bench: WaitBench | None = None
     status = 0
     started = time.time()
@@ -1187,7 +934,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     try:
         url = opts.url
         if not url:
-            private = RedisServer(port=0).start()          # free loopback port, no persistence
+            private = start_redis()                         # free loopback port, no persistence
             url = private.url
         bench = WaitBench(opts, url)
         result = bench.result
@@ -1225,12 +972,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         print()
     for error in result.get("errors") or []:
         log(f"problem: {error}")
-    line = json.dumps(result, default=str)
-    if opts.out is not None:
-        opts.out.parent.mkdir(parents=True, exist_ok=True)
-        with opts.out.open("a") as fh:
-            fh.write(line + "\n")
-    print(line, flush=True)
+    write_result(result, opts.out, default=str)
     return status
 
 
