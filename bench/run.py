@@ -2,14 +2,17 @@
 """Run hotmesh_core's benchmark and the reference HotMesh 0.3.32 harness on ONE redis-server.
 
     .venv/bin/python bench/run.py [--n 1000] [--lat 200] [--reps 1] [--scenarios trigger,seq,fan]
-                                  [--no-reference] [--json out.json] [--ref HEAD]
+                                  [--no-reference] [--json out.json] [--ref HEAD] [--baseline REF] [--tls]
 
 Starts one redis-server on a free loopback port, runs ``bench/hotmesh_bench.py`` for every
 scenario and repetition, then (unless ``--no-reference``) ``../shared/reference/run.sh`` with
 ``REDIS_PORT``, ``N``, ``LAT`` and ``SCENARIOS`` on the same server (both FLUSHDB it, so they run
 one after the other), and prints one markdown table: scenario, phase, figure, python, reference,
-ratio (python / reference; medians over the repetitions). Logs and raw JSON lines go to
-``bench/results/<timestamp>/``.
+ratio (python / reference; medians over the repetitions). ``--baseline REF`` also runs the Python
+side for git commit REF (``git archive``), interleaved with the current one on the same server, and
+prints a before/after table (baseline, current, change %, reference). ``--tls`` runs the Python side
+over TLS (a TLS-only redis-server with a throwaway CA; the reference is skipped: its ioredis options
+are fixed in ``bench.js``). Logs and raw JSON lines go to ``bench/results/<timestamp>/``.
 
 Figures only: nothing here asserts on timings.
 """
@@ -35,7 +38,7 @@ from pathlib import Path
 from typing import IO, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from hotmesh_core.redis_server import RedisServer  # noqa: E402
+from common import change_pct, copy_core, core_dirty, git_head, markdown_table, redacted, start_redis  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -185,6 +188,8 @@ class Row:
     digits: int
     note: str = ""
     ratio: bool = True
+    baseline: float | None = None
+    baseline_note: str = ""
 
     def cells(self) -> list[str]:
         py = fmt(self.python, self.digits) if self.note == "" else self.note
@@ -192,21 +197,39 @@ class Row:
                 fmt(self.reference, self.digits),
                 ratio(self.python, self.reference) if self.ratio else "-"]
 
+    def change(self) -> float | None:
+        """current vs baseline, in % (None where either is missing, or for a figure without ratio)."""
+        return change_pct(self.baseline, self.python) if self.ratio else None
 
-def build_rows(scenarios: list[str], py: list[dict[str, Any]], ref: list[dict[str, Any]]) -> list[Row]:
+    def before_after_cells(self) -> list[str]:
+        base = fmt(self.baseline, self.digits) if self.baseline_note == "" else self.baseline_note
+        now = fmt(self.python, self.digits) if self.note == "" else self.note
+        change = self.change()
+        return [LABELS.get(self.scenario, self.scenario), self.phase, self.figure, base, now,
+                "-" if change is None else f"{change:+.1f}%", fmt(self.reference, self.digits)]
+
+
+def _medians(runs: list[dict[str, Any]], fig: Figure) -> tuple[float | None, str]:
+    """The median of a figure over runs, and "FAILED" when it is missing because a run failed."""
+    values = [v for v in (fig.get(x) for x in runs) if v is not None]
+    if values:
+        return median(values), ""
+    failed = any(fig.phase in x.get("errors", {}) or "setup" in x.get("errors", {}) for x in runs) or not runs
+    return None, "FAILED" if failed else ""
+
+
+def build_rows(scenarios: list[str], py: list[dict[str, Any]], ref: list[dict[str, Any]],
+               base: list[dict[str, Any]] | None = None) -> list[Row]:
     rows: list[Row] = []
     for scenario in scenarios:
         py_runs = [x for x in py if x.get("scenario") == scenario]
         ref_runs = [x for x in ref if x.get("scenario") == scenario]
+        base_runs = [x for x in base or [] if x.get("scenario") == scenario]
         for fig in figures():
-            pv = [v for v in (fig.get(x) for x in py_runs) if v is not None]
-            rv = [v for v in (fig.get(x) for x in ref_runs) if v is not None]
-            note = ""
-            if not pv:
-                failed = any(fig.phase in x.get("errors", {}) or "setup" in x.get("errors", {})
-                             for x in py_runs) or not py_runs
-                note = "FAILED" if failed else ""
-            rows.append(Row(scenario, fig.phase, fig.name, median(pv), median(rv), fig.digits, note, fig.ratio))
+            pv, note = _medians(py_runs, fig)
+            rv = median([v for v in (fig.get(x) for x in ref_runs) if v is not None])
+            bv, base_note = _medians(base_runs, fig) if base is not None else (None, "")
+            rows.append(Row(scenario, fig.phase, fig.name, pv, rv, fig.digits, note, fig.ratio, bv, base_note))
     return rows
 
 
@@ -217,20 +240,18 @@ def summary(rows: list[Row]) -> list[Row]:
 
 
 def markdown(rows: list[Row]) -> str:
-    header = ["scenario", "phase", "figure", "python", "reference", "ratio"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * 3 + ["---:"] * 3) + "|"]
-    lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
-    return "\n".join(lines)
+    return markdown_table(["scenario", "phase", "figure", "python", "reference", "ratio"],
+                          (row.cells() for row in rows), "lllrrr")
+
+
+def before_after(rows: list[Row], baseline: str, current: str) -> str:
+    return markdown_table(["scenario", "phase", "figure", f"baseline {baseline}", f"current {current}", "change",
+                           "reference"], (row.before_after_cells() for row in rows), "lllrrrr")
 
 
 # ---------- processes ----------
-class RedisProcess(RedisServer):
-    """The project's redis-server launcher on a free loopback port, no persistence (as run.sh)."""
-
-    def __init__(self) -> None:
-        super().__init__(port=0)
-        self.version = subprocess.run([self.binary, "--version"], capture_output=True,
-                                      text=True).stdout.strip()
+def redis_version(server: Any) -> str:
+    return subprocess.run([server.binary, "--version"], capture_output=True, text=True).stdout.strip()
 
 
 def run_logged(cmd: list[str], *, env: dict[str, str], cwd: Path, log: Path, timeout: float,
@@ -305,29 +326,24 @@ def export_ref(ref: str, dest: Path) -> Path:
 
 def snapshot_tree(dest: Path) -> Path:
     """Copy the working tree's ``hotmesh_core/`` (as it is now) into ``dest/src``."""
-    shutil.copytree(REPO / "hotmesh_core", dest / "src" / "hotmesh_core",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    return dest / "src"
+    return copy_core(dest / "src")
 
 
 def git_describe(ref: str | None) -> str:
-    try:
-        sha = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", ref or "HEAD"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-        if ref:
-            return f"{ref} ({sha}, exported with git archive)"
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "hotmesh_core"],
-                               capture_output=True, text=True).stdout.strip()
-        return (f"working tree on {sha}" + (" with uncommitted changes in hotmesh_core/" if dirty else "")
-                + ", copied at start")
-    except (OSError, subprocess.CalledProcessError):
+    sha = git_head(ref)
+    if not sha:
         return "?"
+    if ref:
+        return f"{ref} ({sha}, exported with git archive)"
+    return (f"working tree on {sha}" + (" with uncommitted changes in hotmesh_core/" if core_dirty() else "")
+            + ", copied at start")
 
 
 # ---------- main ----------
 @dataclass
 class Outcome:
     python: list[dict[str, Any]] = field(default_factory=list)
+    baseline: list[dict[str, Any]] = field(default_factory=list)
     reference: list[dict[str, Any]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -346,6 +362,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--reference-dir", type=Path, default=DEFAULT_REFERENCE)
     p.add_argument("--ref", default=None,
                    help="benchmark this git commit of hotmesh_core (git archive) instead of the working tree")
+    p.add_argument("--baseline", default=None, metavar="REF",
+                   help="also run the python side for this git commit (git archive), on the same server, and "
+                        "print a before/after table")
+    p.add_argument("--tls", action="store_true",
+                   help="redis-server over TLS only (throwaway CA); python side only: the reference is skipped")
     p.add_argument("--concurrency", type=int, default=0,
                    help="python only: bound on in-flight pub/pubsub calls (0: all N at once, like bench.js)")
     p.add_argument("--max-connections", type=int, default=0,
@@ -362,36 +383,62 @@ def parse_args() -> argparse.Namespace:
     return a
 
 
-def run_python(args: argparse.Namespace, port: int, out_dir: Path, outcome: Outcome) -> None:
-    results = out_dir / "python.jsonl"
-    env = dict(os.environ, REDIS_PORT=str(port), PYTHONUNBUFFERED="1")
-    # one consistent copy of the package for every run: the working tree may change meanwhile
-    src = export_ref(args.ref, out_dir) if args.ref else snapshot_tree(out_dir)
+@dataclass
+class Side:
+    """One version of hotmesh_core measured by the Python harness."""
+
+    name: str            # "python" (the current one) or "baseline"
+    src: Path            # what goes first on PYTHONPATH
+    results: Path
+    runs: list[dict[str, Any]]
+
+
+def python_env(src: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_PORT"}
+    env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONPATH"] = os.pathsep.join([str(src), *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
+def run_python(args: argparse.Namespace, url: str, out_dir: Path, outcome: Outcome) -> None:
+    # one consistent copy of the package for every run: the working tree may change meanwhile
+    sides = [Side("python", export_ref(args.ref, out_dir) if args.ref else snapshot_tree(out_dir),
+                  out_dir / "python.jsonl", outcome.python)]
+    if args.baseline:
+        (out_dir / "baseline").mkdir(exist_ok=True)
+        sides.append(Side("baseline", export_ref(args.baseline, out_dir / "baseline"), out_dir / "baseline.jsonl",
+                          outcome.baseline))
     for rep in range(1, args.reps + 1):
         for scenario in args.scenarios:
-            print(f"== python {scenario} rep {rep}", file=sys.stderr, flush=True)
-            cmd = [sys.executable, str(HERE / "hotmesh_bench.py"), "--scenario", scenario, "--n", str(args.n),
-                   "--lat", str(args.lat), "--rep", str(rep), "--out", str(results), "--port", str(port),
-                   "--concurrency", str(args.concurrency), "--max-connections", str(args.max_connections)]
-            if args.profile:
-                cmd += ["--profile", args.profile]
-            before = len(read_jsonl(results))
-            log = out_dir / f"python.{scenario}.{rep}.log"
-            code, _ = run_logged(cmd, env=env, cwd=REPO, log=log, timeout=args.timeout,
-                                 echo=lambda line: line.startswith(("[", "BENCH ERROR")))
-            got = read_jsonl(results)[before:]
-            if code is None:
-                outcome.failures.append(f"python {scenario} rep {rep}: killed after {args.timeout:.0f} s "
-                                        f"(hang?); log {log}; last lines:\n{tail(log)}")
-            elif not got:
-                outcome.failures.append(f"python {scenario} rep {rep}: exit {code}, no result; log {log}; "
-                                        f"last lines:\n{tail(log)}")
-            for result in got:
-                for phase, error in result.get("errors", {}).items():
-                    outcome.failures.append(f"python {scenario} rep {rep} phase {phase}: "
-                                            f"{_shorten(error)}\n(full log: {log})")
-            outcome.python += got
+            # baseline and current one after the other; the order alternates with the repetition
+            for side in sides[::-1] if rep % 2 else sides:
+                run_python_once(args, url, out_dir, outcome, side, scenario, rep)
+
+
+def run_python_once(args: argparse.Namespace, url: str, out_dir: Path, outcome: Outcome, side: Side,
+                    scenario: str, rep: int) -> None:
+    print(f"== {side.name} {scenario} rep {rep}", file=sys.stderr, flush=True)
+    cmd = [sys.executable, str(HERE / "hotmesh_bench.py"), "--scenario", scenario, "--n", str(args.n),
+           "--lat", str(args.lat), "--rep", str(rep), "--out", str(side.results), "--redis-url", url,
+           "--concurrency", str(args.concurrency), "--max-connections", str(args.max_connections)]
+    if args.profile:
+        cmd += ["--profile", args.profile]
+    before = len(read_jsonl(side.results))
+    log = out_dir / f"{side.name}.{scenario}.{rep}.log"
+    code, _ = run_logged(cmd, env=python_env(side.src), cwd=REPO, log=log, timeout=args.timeout,
+                         echo=lambda line: line.startswith(("[", "BENCH ERROR")))
+    got = read_jsonl(side.results)[before:]
+    if code is None:
+        outcome.failures.append(f"{side.name} {scenario} rep {rep}: killed after {args.timeout:.0f} s "
+                                f"(hang?); log {log}; last lines:\n{tail(log)}")
+    elif not got:
+        outcome.failures.append(f"{side.name} {scenario} rep {rep}: exit {code}, no result; log {log}; "
+                                f"last lines:\n{tail(log)}")
+    for result in got:
+        for phase, error in result.get("errors", {}).items():
+            outcome.failures.append(f"{side.name} {scenario} rep {rep} phase {phase}: "
+                                    f"{_shorten(error)}\n(full log: {log})")
+    side.runs += got
 
 
 def _shorten(text: str, lines: int = 40) -> str:
@@ -399,26 +446,27 @@ def _shorten(text: str, lines: int = 40) -> str:
     return "\n".join(rows if len(rows) <= lines else rows[:8] + ["  ..."] + rows[-(lines - 9):])
 
 
-def run_layout(args: argparse.Namespace, port: int, out_dir: Path, outcome: Outcome) -> None:
-    """Weigh completed jobs (kept one day) on both sides: ``layout.py`` and the reference's
-    ``layout.js`` (copied to ``out_dir`` first: it writes its report next to itself)."""
-    env = dict(os.environ, REDIS_PORT=str(port), PYTHONUNBUFFERED="1")
-    src = out_dir / "src"                # the copy run_python measured
-    if src.exists():
-        env["PYTHONPATH"] = os.pathsep.join([str(src), *filter(None, [env.get("PYTHONPATH")])])
-    print(f"== layout: python {' '.join(args.scenarios)}", file=sys.stderr, flush=True)
-    log = out_dir / "layout.python.log"
-    code, stdout = run_logged([sys.executable, str(HERE / "layout.py"), "--port", str(port), "--n", str(args.n),
-                               "--scenarios", ",".join(args.scenarios)], env=env, cwd=REPO, log=log,
-                              timeout=args.timeout, echo=lambda line: False)
-    try:
-        bulk = json.loads(stdout.strip().splitlines()[-1])["bulk"]
-        outcome.python += [{"scenario": s, "kept": v} for s, v in bulk.items()]
-    except (ValueError, KeyError, IndexError):
-        outcome.failures.append(f"layout.py: exit {code}; log {log}; last lines:\n{tail(log)}")
+def run_layout(args: argparse.Namespace, url: str, port: int, out_dir: Path, outcome: Outcome) -> None:
+    """Weigh completed jobs (kept one day) on both sides: ``layout.py`` (for the baseline too) and the
+    reference's ``layout.js`` (copied to ``out_dir`` first: it writes its report next to itself)."""
+    sides = [("python", out_dir / "src", outcome.python)]    # the copies run_python measured
+    if args.baseline:
+        sides.append(("baseline", out_dir / "baseline" / "src", outcome.baseline))
+    for name, src, runs in sides:
+        print(f"== layout: {name} {' '.join(args.scenarios)}", file=sys.stderr, flush=True)
+        log = out_dir / f"layout.{name}.log"
+        code, stdout = run_logged([sys.executable, str(HERE / "layout.py"), "--redis-url", url, "--n", str(args.n),
+                                   "--scenarios", ",".join(args.scenarios)], env=python_env(src), cwd=REPO,
+                                  log=log, timeout=args.timeout, echo=lambda line: False)
+        try:
+            bulk = json.loads(stdout.strip().splitlines()[-1])["bulk"]
+            runs += [{"scenario": s, "kept": v} for s, v in bulk.items()]
+        except (ValueError, KeyError, IndexError):
+            outcome.failures.append(f"layout.py ({name}): exit {code}; log {log}; last lines:\n{tail(log)}")
     script = args.reference_dir / "layout.js"
     if args.no_reference or shutil.which("node") is None or not script.exists():
         return
+    env = dict(os.environ, REDIS_PORT=str(port), PYTHONUNBUFFERED="1")
     home = Path(os.environ.get("REF_HOME") or Path.home() / ".cache" / "hotmesh-reference")
     copy = out_dir / "reference-layout" / "layout.js"
     copy.parent.mkdir(parents=True, exist_ok=True)
@@ -474,34 +522,43 @@ def main() -> int:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out_dir = (args.out_dir or HERE / "results" / stamp).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    redis = RedisProcess()
-    redis.start()
     outcome = Outcome()
+    if args.tls and not args.no_reference:
+        args.no_reference = True      # bench.js / layout.js connect with fixed ioredis options: no TLS
+        outcome.notes.append("--tls: reference skipped (bench.js and layout.js take only REDIS_PORT, no TLS)")
+    redis = start_redis(tls=args.tls)
+    version = redis_version(redis)
     source = git_describe(args.ref)
+    base_source = git_describe(args.baseline) if args.baseline else ""
     started = time.monotonic()
     try:
-        print(f"redis-server on 127.0.0.1:{redis.port} ({redis.version}); results in {out_dir}",
-              file=sys.stderr, flush=True)
-        run_python(args, redis.port, out_dir, outcome)
+        print(f"redis-server on 127.0.0.1:{redis.port}{' (TLS only)' if args.tls else ''} ({version}); "
+              f"results in {out_dir}", file=sys.stderr, flush=True)
+        run_python(args, redis.url, out_dir, outcome)
         if not args.no_reference:
             run_reference(args, redis.port, out_dir, outcome)
         if not args.no_layout:
-            run_layout(args, redis.port, out_dir, outcome)
+            run_layout(args, redis.url, redis.port, out_dir, outcome)
     except KeyboardInterrupt:
         outcome.failures.append("interrupted")
     finally:
         redis.stop()
 
-    rows = build_rows(args.scenarios, outcome.python, outcome.reference)
+    rows = build_rows(args.scenarios, outcome.python, outcome.reference,
+                      outcome.baseline if args.baseline else None)
     env: dict[str, Any] = next((x["env"] for x in outcome.python if x.get("env")), {})
     ref_env: dict[str, Any] = next((x["env"] for x in outcome.reference if x.get("env")), {})
     print()
     print(f"N={args.n} jobs per throughput phase, LAT={args.lat} sequential pubsub calls, reps={args.reps} "
-          f"(medians), one redis-server ({redis.version.split(' sha=')[0]}), {os.cpu_count()} CPUs "
+          f"(medians), one redis-server ({version.split(' sha=')[0]}), {os.cpu_count()} CPUs "
           f"({env.get('cpuModel', '?')}); {time.monotonic() - started:.0f} s in all")
     print(f"python: hotmesh_core {env.get('hotmesh_core', '?')} from {source}, Python {env.get('python', '?')}, "
           f"redis-py {env.get('redis_py', '?')}, hiredis {env.get('hiredis', '?')}; "
           f"in-flight calls: {env.get('concurrency', '?')}; pool: {env.get('maxConnections', '?')}")
+    if args.baseline:
+        print(f"baseline: hotmesh_core from {base_source}, same harness, same server, runs interleaved")
+    if args.tls:
+        print(f"redis over TLS: {redacted(redis.url)}")
     if ref_env:
         print(f"reference: @hotmeshio/hotmesh {ref_env.get('hotmesh')}, node {ref_env.get('node')}, "
               f"ioredis {ref_env.get('ioredis')}")
@@ -513,6 +570,10 @@ def main() -> int:
     print(markdown(summary(rows)))
     print("\nAll figures:\n")
     print(markdown(rows))
+    if args.baseline:
+        print(f"\nBefore/after: baseline {base_source} -> current {source}; change = (current - baseline) / "
+              "baseline; reference from the same run\n")
+        print(before_after(rows, args.baseline, args.ref or "working tree"))
     for note in outcome.notes:
         print(f"\nnote: {note}")
     if outcome.failures:
@@ -523,11 +584,13 @@ def main() -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-            "source": source, "redis": redis.version, "python": outcome.python,
-            "reference": outcome.reference,
+            "source": source, "redis": version, "python": outcome.python,
+            "reference": outcome.reference, "baselineSource": base_source or None, "baseline": outcome.baseline,
             "rows": [{"scenario": r.scenario, "phase": r.phase, "figure": r.figure, "python": r.python,
                       "reference": r.reference, "ratio": None if r.python is None or not r.reference
-                      or not r.ratio else r.python / r.reference, "note": r.note} for r in rows],
+                      or not r.ratio else r.python / r.reference, "note": r.note,
+                      **({"baseline": r.baseline, "changePct": r.change(), "baselineNote": r.baseline_note}
+                         if args.baseline else {})} for r in rows],
             "failures": outcome.failures, "notes": outcome.notes, "reference_tables": outcome.reference_tables,
         }, indent=1))
         print(f"\nJSON written to {args.json}")
