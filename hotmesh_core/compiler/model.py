@@ -11,8 +11,6 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-ACTIVITY_TYPES = ("trigger", "worker", "await", "hook", "cycle", "signal", "interrupt")
-
 
 @dataclass(frozen=True)
 class Match:

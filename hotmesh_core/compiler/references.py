@@ -1,9 +1,10 @@
 """Check what each mapping expression reads, and derive ``consumes`` (spec 2.8, 3.1 step 8).
 
 A reference ``{x.…}`` must name an activity of the same graph or a system variable
-(``$self $job $app $graph $hook``); reduce variables are ignored; ``{@ns.fn}`` must name a known
-function. ``$self`` means the activity whose field holds the expression (for a transition, the
-activity it leaves).
+(``$self $job $app $graph $hook``); reduce variables are ignored; functions and pipes are checked by
+``pipe.check``, the evaluator's own plan-time check. ``$self`` (and ``$hook``, an alias of
+``$self.hook``) means the activity whose field holds the expression (for a transition, the activity
+it leaves). The syntax itself (what is an expression, a reference...) is ``pipe.syntax``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import PipeError
-from .expressions import SYSTEM_VARIABLES, function_problem, head, pipe_problem, scan
+from ..pipe import check
+from ..pipe.syntax import SYSTEM_VARIABLES, head, path, reference_problem, scan
 from .fields import CODE_KEY, EXPRESSION_FIELDS, MAPS_BLOCKS
 from .topology import GraphSpec
 from .yaml_safe import LineDict, LineList, located
@@ -90,23 +92,21 @@ def graph_expressions(spec: GraphSpec) -> Iterator[Expression]:
 def check_expression(expression: Expression, spec: GraphSpec, activity: str | None,
                      graph_of: dict[str, str], warnings: list[str]) -> None:
     """Raise a located ManifestError if the expression is malformed or reads something unknown."""
-    where = expression.node, expression.key
-    problem = pipe_problem(expression.value)
-    if problem:
-        raise located(f"invalid expression in '{expression.label}': {problem}", *where, activity=activity)
-    found = scan(expression.value)
-    for name in found.functions:
-        problem = function_problem(name)
-        if problem:
-            raise located(f"{problem} in '{expression.label}'", *where, activity=activity)
-    for reference in found.references:
+    try:
+        check(expression.value)
+    except PipeError as exc:
+        raise located(f"invalid expression in '{expression.label}': {exc.message}",
+                      expression.node, expression.key, activity=activity) from None
+    for reference in scan(expression.value).references:
         _check_reference(reference, expression, spec, activity, graph_of, warnings)
-    _pipe_check(expression, activity)
 
 
 def _check_reference(reference: str, expression: Expression, spec: GraphSpec, activity: str | None,
                      graph_of: dict[str, str], warnings: list[str]) -> None:
     where = expression.node, expression.key
+    problem = reference_problem(reference)
+    if problem:
+        raise located(f"'{{{reference}}}' in '{expression.label}' {problem}", *where, activity=activity)
     first = head(reference)
     parts = reference.split(".")
     if first.startswith("$"):
@@ -132,28 +132,12 @@ def _check_reference(reference: str, expression: Expression, spec: GraphSpec, ac
                         f"'{first}', which is never stored (only a trigger's input is)")
 
 
-def _pipe_check(expression: Expression, activity: str | None) -> None:
-    """Defer to the pipe package's own plan-time check when it provides one."""
-    try:
-        from .. import pipe
-    except ImportError:
-        return
-    check = getattr(pipe, "check", None)
-    if not callable(check):
-        return
-    try:
-        check(expression.value)
-    except PipeError as exc:
-        raise located(f"invalid expression in '{expression.label}': {exc.message}",
-                      expression.node, expression.key, activity=activity) from None
-
-
 def consumed(expressions: list[Expression], own: str, spec: GraphSpec) -> tuple[str, ...]:
     """Sorted ids of the activities (of this graph) whose state these expressions read."""
     ids: set[str] = set()
     for expression in expressions:
         for reference in scan(expression.value).references:
-            first = head(reference)
+            first = path(reference)[0]
             if first == "$self":
                 ids.add(own)
             elif first in spec.activities:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..keys import SAFE_ID
-from .expressions import is_expression
+from ..pipe.syntax import is_dynamic
 from .fields import (
     ACTIVITY_ID,
     APP_FIELDS,
@@ -202,7 +202,7 @@ def _activity(aid: str, activities: LineDict) -> str:
         raise located("a signal activity needs 'subtype: one' or 'subtype: all'", node,
                       "subtype" if "subtype" in node else None, activity=aid)
     if kind == "signal" and node.get("status") not in (None, "success", "pending", "error") \
-            and not is_expression(node.get("status")):
+            and not is_dynamic(node.get("status")):
         raise located("signal 'status' must be success, pending or error", node, "status", activity=aid)
     return kind
 
@@ -216,7 +216,7 @@ def _typed(node: LineDict, key: str, kind: str, activity: str | None) -> None:
     value = node[key]
     if kind == "string":
         ok = isinstance(value, str)
-    elif is_expression(value):
+    elif is_dynamic(value):
         return
     elif kind == "bool":
         ok = isinstance(value, bool)
@@ -234,7 +234,7 @@ def _topic(node: LineDict, kind: str, aid: str) -> None:
         if kind in ("worker", "await", "signal"):
             raise located(f"a {kind} activity needs a 'topic'", node, activity=aid)
         return
-    if not is_expression(node["topic"]):
+    if not is_dynamic(node["topic"]):
         _safe(node, "topic", "topic", aid)
 
 
@@ -350,7 +350,7 @@ def _topics(checked: CheckedApp) -> None:
     for spec in checked.graphs:
         for aid, node in spec.activities.items():
             topic = node.get("topic")
-            if not isinstance(topic, str) or is_expression(topic):
+            if not isinstance(topic, str) or is_dynamic(topic):
                 continue
             kind = spec.types[aid]
             if kind in ("await", "interrupt") and topic not in graphs:

@@ -17,47 +17,25 @@ receives the queue as its arguments. ``{'@reduce': body}`` takes ``[iterable, in
 previous row and folds the body (a pipe seeded with ``[$output]``) over the items or keys.
 
 Values read from the context are copied, so in-place functions (``@array.push``) never change the
-caller's data. ``check`` and ``scan`` walk an expression statically, for the compiler.
+caller's data. ``check`` walks an expression statically, for the compiler. What is an expression, a
+function, a reference or a reduce variable is defined in ``syntax`` (shared with the compiler).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from ..errors import PipeError
 from . import functions, jsdate, limits
 from .js import UNDEFINED, array_index, clone
-
-REDUCE_VARIABLES = frozenset({"$input", "$output", "$item", "$key", "$index"})
-PIPE = "@pipe"
-REDUCE = "@reduce"
-
-
-@dataclass(frozen=True)
-class Scan:
-    """What a mapping value uses: data ``references`` (``a.output.data.x``) and ``functions`` (``string.split``)."""
-
-    references: tuple[str, ...]
-    functions: tuple[str, ...]
-
-
-def expression(value: Any) -> str | None:
-    """The text inside a dynamic string ``{...}``, or None for a literal."""
-    if isinstance(value, str) and len(value) >= 2 and value[0] == "{" and value[-1] == "}":
-        return value[1:-1]
-    return None
+from .syntax import PIPE, REDUCE, expression, function_name, is_reduce_variable, parts, path
 
 
 def _brief(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _is_reduce_variable(term: str) -> bool:
-    return term.split(".", 1)[0] in REDUCE_VARIABLES
 
 
 def walk(root: Any, segments: list[str]) -> Any:
@@ -89,11 +67,9 @@ class _Evaluation:
         self.iterations = 0
 
     def reference(self, term: str, frame: Mapping[str, Any] | None, copy: bool = True) -> Any:
-        segments = term.split(".")
-        if segments[0] in REDUCE_VARIABLES:
+        segments = path(term)
+        if is_reduce_variable(term):
             return UNDEFINED if frame is None else walk(frame, segments)
-        if segments[0] == "$hook":
-            segments = ["$self", "hook", *segments[1:]]
         found = walk(self.context, segments)
         return clone(found) if copy else found
 
@@ -101,15 +77,17 @@ class _Evaluation:
         term = expression(value)
         if term is None:
             return clone(value)
-        if term.startswith("@"):
-            return functions.call(term[1:], ())
+        name = function_name(term)
+        if name is not None:
+            return functions.call(name, ())
         return self.reference(term, frame)
 
     def apply(self, row: list[Any], index: int, arguments: list[Any], frame: Mapping[str, Any] | None) -> Any:
         term = expression(row[0]) if row else None
-        if term is not None and term.startswith("@"):
-            return functions.call(term[1:], arguments)
-        if term is not None and _is_reduce_variable(term):
+        name = function_name(term)
+        if name is not None:
+            return functions.call(name, arguments)
+        if term is not None and is_reduce_variable(term):
             return self.reference(term, frame)
         raise PipeError(f"pipe row {index} must start with a {{@namespace.function}}, got {_brief(row[:1])}")
 
@@ -197,8 +175,9 @@ def export(value: Any, _active: set[int] | None = None) -> Any:
 def _evaluate(value: Any, evaluation: _Evaluation) -> Any:
     term = expression(value)
     if term is not None:
-        if term.startswith("@"):
-            return functions.call(term[1:], ())
+        name = function_name(term)
+        if name is not None:
+            return functions.call(name, ())
         return evaluation.reference(term, None, copy=False)  # export() copies it
     if isinstance(value, dict):
         if PIPE in value:
@@ -238,28 +217,20 @@ def check(value: Any) -> None:
 
 
 def _check_value(value: Any) -> None:
-    term = expression(value)
-    if term is not None:
-        if term.startswith("@"):
-            functions.lookup(term[1:])
-    elif isinstance(value, dict):
-        if PIPE in value:
-            if len(value) != 1:
-                raise PipeError(f"a {{'@pipe'}} object must have no other keys, got {sorted(map(str, value))}")
-            _check_pipe(value[PIPE], seeded=False, depth=1)
+    for part in parts(value):
+        if isinstance(part, Mapping):
+            if len(part) != 1:
+                raise PipeError(f"a {{'@pipe'}} object must have no other keys, got {sorted(map(str, part))}")
+            _check_pipe(part[PIPE], seeded=False, depth=1)
         else:
-            for item in value.values():
-                _check_value(item)
-    elif isinstance(value, list):
-        for item in value:
-            _check_value(item)
+            _check_cells([part])
 
 
 def _check_cells(cells: list[Any]) -> None:
     for cell in cells:
-        term = expression(cell)
-        if term is not None and term.startswith("@"):
-            functions.lookup(term[1:])
+        name = function_name(expression(cell))
+        if name is not None:
+            functions.lookup(name)
 
 
 def _check_pipe(rows: Any, seeded: bool, depth: int) -> None:
@@ -277,7 +248,7 @@ def _check_pipe(rows: Any, seeded: bool, depth: int) -> None:
             _check_pipe(row[REDUCE], seeded=True, depth=depth + 1)
         elif have_prior or queued:
             term = expression(row[0]) if row else None
-            if term is None or not (term.startswith("@") or _is_reduce_variable(term)):
+            if term is None or not (function_name(term) is not None or is_reduce_variable(term)):
                 raise PipeError(f"pipe row {index} must start with a {{@namespace.function}}, got {_brief(row[:1])}")
             _check_cells(row)
         else:
@@ -286,47 +257,3 @@ def _check_pipe(rows: Any, seeded: bool, depth: int) -> None:
     if not have_prior:
         raise PipeError("a pipe of only nested pipes needs a final row to combine their results")
 
-
-def scan(value: Any) -> Scan:
-    """The data references and function names ``value`` uses, in order of first use, without duplicates.
-
-    Reduce variables (``$item``...) are not data references. Malformed parts are skipped, not reported
-    (that is ``check``'s job).
-    """
-    references: dict[str, None] = {}
-    names: dict[str, None] = {}
-
-    def cell(item: Any) -> None:
-        term = expression(item)
-        if term is None:
-            return
-        if term.startswith("@"):
-            names[term[1:]] = None
-        elif not _is_reduce_variable(term):
-            references[term] = None
-
-    def pipe(rows: Any) -> None:
-        for row in rows if isinstance(rows, list) else ():
-            if isinstance(row, list):
-                for item in row:
-                    cell(item)
-            elif isinstance(row, dict):
-                for key in (PIPE, REDUCE):
-                    if key in row:
-                        pipe(row[key])
-
-    def mapping(item: Any) -> None:
-        if isinstance(item, dict):
-            if PIPE in item:
-                pipe(item[PIPE])
-            else:
-                for nested in item.values():
-                    mapping(nested)
-        elif isinstance(item, list):
-            for nested in item:
-                mapping(nested)
-        else:
-            cell(item)
-
-    mapping(value)
-    return Scan(tuple(references), tuple(names))

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from hotmesh_core import pipe
 from hotmesh_core.compiler import compile_app, load_manifest, plan
-from hotmesh_core.errors import ManifestError, PipeError
+from hotmesh_core.errors import ManifestError
 
 MANIFESTS = Path(__file__).parent / "manifests"
 
@@ -436,43 +434,65 @@ def test_system_and_reduce_variables_are_accepted() -> None:
     assert compile_app(load_manifest(text)).activities["a1"].consumes == ("a1",)
 
 
-def test_unknown_function_namespace_without_a_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delattr(pipe, "FUNCTIONS", raising=False)
-    text = app(SIMPLE.replace("a1: {type: hook}", "a1: {type: hook, job: {maps: {x: '{@strin.concat}'}}}"))
-    assert_error(tmp_path, text, "unknown function namespace '@strin' in '{@strin.concat}' in 'job.maps.x'",
-                 "a1: {type: hook", "a1")
+def with_map(value: str) -> str:
+    """The SIMPLE app whose hook ``a1`` maps ``x`` to ``value`` (YAML flow text)."""
+    return app(SIMPLE.replace("a1: {type: hook}", f"a1: {{type: hook, job: {{maps: {{x: {value}}}}}}}"))
 
 
-def test_unknown_function_with_the_pipe_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pipe, "FUNCTIONS", {"string": {"concat": str}}, raising=False)
-    good = SIMPLE.replace("a1: {type: hook}", "a1: {type: hook, job: {maps: {x: {'@pipe': [['a', 'b'], "
-                                              "['{@string.concat}']]}}}}")
-    assert compile_app(load_manifest(app(good))).activities["a1"].job_maps["x"]["@pipe"][1] == ["{@string.concat}"]
-    text = app(good.replace("string.concat", "string.constructor"))
-    assert_error(tmp_path, text, "unknown function '{@string.constructor}' in 'job.maps.x'", "a1: {type: hook", "a1")
-    text = app(good.replace("string.concat", "string._private"))
-    assert_error(tmp_path, text, "malformed function reference '{@string._private}' (expected "
-                 "'{@namespace.function}') in 'job.maps.x'", "a1: {type: hook", "a1")
+@pytest.mark.parametrize(("value", "reason"), [
+    ("'{@strin.concat}'", "unknown function namespace @strin in @strin.concat"),
+    ("{'@pipe': [['a', 'b'], ['{@string.constructor}']]}", "unknown function @string.constructor"),
+    ("{'@pipe': [['a', 'b'], ['{@string._private}']]}",
+     "forbidden function name @string._private: names may not start with '_'"),
+    ("'{@string}'", "malformed function reference {@string}: expected {@namespace.function}"),
+    ("{'@pipe': [['a'], ['b']]}", "pipe row 1 must start with a {@namespace.function}, got ['b']"),
+    ("{'@pipe': 'a'}", "a pipe must be a non-empty list of rows, got 'a'"),
+    ("{'@pipe': [['a']], y: 1}", "a {'@pipe'} object must have no other keys, got ['@pipe', 'y']"),
+])
+def test_functions_and_pipes_are_checked_by_the_evaluator(tmp_path: Path, value: str, reason: str) -> None:
+    assert_error(tmp_path, with_map(value), f"invalid expression in 'job.maps.x': {reason}", "a1: {type: hook", "a1")
 
 
-def test_malformed_pipes(tmp_path: Path) -> None:
-    text = app(SIMPLE.replace("a1: {type: hook}", "a1: {type: hook, job: {maps: {x: {'@pipe': [['a'], ['b']]}}}}"))
-    assert_error(tmp_path, text, "invalid expression in 'job.maps.x': row 1 of '@pipe' must start with a "
-                 "function ('{@namespace.function}')", "a1: {type: hook", "a1")
-    text = app(SIMPLE.replace("a1: {type: hook}", "a1: {type: hook, job: {maps: {x: {'@pipe': 'a'}}}}"))
-    assert_error(tmp_path, text, "invalid expression in 'job.maps.x': '@pipe' must be a non-empty list of rows",
-                 "a1: {type: hook", "a1")
+def test_known_functions_compile() -> None:
+    good = with_map("{'@pipe': [['a', 'b'], ['{@string.concat}']]}")
+    assert compile_app(load_manifest(good)).activities["a1"].job_maps["x"]["@pipe"][1] == ["{@string.concat}"]
 
 
-def test_pipe_package_check_is_used_when_present(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def check(value: Any) -> None:
-        if value == "{$self.output.data.boom}":
-            raise PipeError("boom is not allowed")
-
-    monkeypatch.setattr(pipe, "check", check, raising=False)
+def test_expression_errors_are_located_on_their_own_line(tmp_path: Path) -> None:
     text = app(SIMPLE.replace("a1: {type: hook}", "a1:\n        type: hook\n        job:\n          maps:\n"
-                                                  "            fine: 1\n            bad: '{$self.output.data.boom}'"))
-    assert_error(tmp_path, text, "invalid expression in 'job.maps.bad': boom is not allowed", "bad:", "a1")
+                                                  "            fine: 1\n            bad: '{@nope.nope}'"))
+    assert_error(tmp_path, text, "invalid expression in 'job.maps.bad': unknown function namespace @nope in "
+                 "@nope.nope", "bad:", "a1")
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("'{}'", "is an empty reference"),
+    ("'{t1..x}'", "has an empty path segment"),
+    ("'{t1.output.data.x.}'", "has an empty path segment"),
+    ("'{ t1.output.data.x }'", "has a path segment with surrounding spaces"),
+    ("'{t1.output.{data}}'", "has braces inside the reference"),
+])
+def test_references_that_can_never_resolve(tmp_path: Path, value: str, problem: str) -> None:
+    """The evaluator reads any ``{...}`` as a reference (``{}`` too), so the compiler says why it is empty."""
+    assert_error(tmp_path, with_map(value), f"{value} in 'job.maps.x' {problem}",
+                 "a1: {type: hook", "a1")
+
+
+@pytest.mark.parametrize("value", ["'hello {a9.output.data.x}'", "'{a9.output.data.x} '", '"{a9.output.data.x}\\n"'])
+def test_strings_that_are_not_whole_expressions_are_literals(value: str) -> None:
+    compiled = compile_app(load_manifest(with_map(value)))
+    assert compiled.activities["a1"].consumes == ()
+
+
+def test_a_reduce_variable_may_start_a_reduce_body_row() -> None:
+    """The evaluator takes ``[{$output}]`` as a row of a reduce body; the compiler agrees."""
+    compile_app(load_manifest(with_map("{'@pipe': [['{t1.output.data.list}', 0], {'@reduce': [['{$output}'], "
+                                       "['{$item}'], ['{@math.add}', 1]]}]}")))
+
+
+def test_hook_alias_reads_the_own_activity() -> None:
+    compiled = compile_app(load_manifest(with_map("'{$hook.data.x}'")))
+    assert compiled.activities["a1"].consumes == ("a1",)
 
 
 def test_await_topic_must_be_a_graph_of_the_app(tmp_path: Path) -> None:
