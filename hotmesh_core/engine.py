@@ -18,11 +18,10 @@ from typing import TYPE_CHECKING, Any
 from . import messages as msgs
 from .activities import control, legs, trigger
 from .compiler.model import CompiledApp
-from .context import AppIndex
+from .context import AppIndex, job_output
 from .errors import AppNotFoundError, VersionNotFoundError
 from .faults import crash_point
 from .keys import ENGINE_GROUP, JobFields
-from .serializer import decode, unflatten
 from .util import now_ms
 
 if TYPE_CHECKING:
@@ -190,17 +189,3 @@ class Engine:
             await pipe.execute()
         crash_point("complete.after")
 
-
-def job_output(raw: dict[str, str]) -> dict[str, Any]:
-    """``{"metadata": {...}, "data": {...}}`` of a job hash (``data`` absent when empty, as in S1)."""
-    meta: dict[str, Any] = {k[2:]: v for k, v in raw.items() if k.startswith("m/")}
-    if "px" in meta:
-        meta["px"] = meta["px"] == "true"
-    if JobFields.SEMAPHORE in raw:
-        meta["js"] = int(raw[JobFields.SEMAPHORE])
-    meta.pop("src", None)
-    data = unflatten({k[2:]: decode(v) for k, v in raw.items() if k.startswith("d/")})
-    out: dict[str, Any] = {"metadata": meta}
-    if data:
-        out["data"] = data
-    return out

@@ -25,7 +25,8 @@ from .activities import trigger
 from .compiler.model import CompiledApp
 from .config import Settings
 from .connection import command_client, reader_client, resolve_url
-from .engine import Engine, job_output
+from .context import job_output
+from .engine import Engine
 from .errors import (
     JobError,
     JobNotFoundError,

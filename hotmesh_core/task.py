@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from .faults import crash_point
 from .types import RedisClient
+from .util import wait_event
 
 if TYPE_CHECKING:
     from .hotmesh import HotMesh
@@ -105,13 +106,3 @@ class TimeScout:
         self._wake.clear()
         await wait_event(self._wake, seconds)
 
-
-async def wait_event(event: asyncio.Event, seconds: float | None) -> bool:
-    """Wait for ``event`` up to ``seconds``; True if it was set. (Not ``asyncio.wait_for``: on
-    Python 3.11 a cancellation arriving as it times out can be lost, and stop() would hang.)"""
-    waiter = asyncio.ensure_future(event.wait())
-    try:
-        done, _ = await asyncio.wait({waiter}, timeout=seconds)
-        return bool(done)
-    finally:
-        waiter.cancel()
