@@ -124,7 +124,7 @@ class HotMesh:
             return reader_client(url, settings.block_time_ms)
 
         if engine:
-            hm.engine = Engine(hm)
+            hm.engine = hm._new_engine()
             for stream in hm.keys.engine_streams():
                 hm.routers.append(Router(hm.client, reader(), stream, ENGINE_GROUP, hm.guid,
                                          hm._engine_handle,
@@ -148,6 +148,8 @@ class HotMesh:
             await router.start()
         if engine:
             hm.scout = TimeScout(hm)
+            assert hm.engine is not None
+            hm.engine.on_timer = hm.scout.nudge    # a step that registers a timer wakes the scout
             hm.scout.start()
         return hm
 
@@ -249,9 +251,13 @@ class HotMesh:
         return Plan(app, list(result.warnings), breaking, active)
 
     # -- jobs ----------------------------------------------------------------------------------
+    def _new_engine(self) -> Engine:
+        return Engine(self.store, self.keys, self.settings, self.guid, throttled=lambda: any(
+            r.throttle_ms for r in self.routers if r.group == ENGINE_GROUP))
+
     def _require_engine(self) -> Engine:
         if self.engine is None:
-            self.engine = Engine(self)   # a client-only process can still start jobs
+            self.engine = self._new_engine()   # a client-only process can still start jobs
         return self.engine
 
     async def pub(self, topic: str, data: dict[str, Any] | None = None, *, pending: float | None = None,
