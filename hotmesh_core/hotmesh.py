@@ -101,7 +101,8 @@ class HotMesh:
         self._listener: asyncio.Task[None] | None = None
         self._callbacks: set[asyncio.Task[Any]] = set()
         self.scout: TimeScout | None = None
-        self.quorum = Quorum(self)
+        self.quorum = Quorum(self, engine=lambda: self.engine, routers=lambda: self.routers,
+                             workers=lambda: self.workers)
 
     # -- lifecycle -----------------------------------------------------------------------------
     @classmethod
@@ -130,7 +131,7 @@ class HotMesh:
                                          hm._engine_handle,
                                          settings, hm._engine_exhausted, wire=hm.store.wire))
         for worker in workers:
-            runner = WorkerRunner(hm, worker)
+            runner = WorkerRunner(hm, worker, hm._respond_here)
             hm.workers.append(runner)
             hm.routers.append(Router(hm.client, reader(), runner.stream, WORKER_GROUP, hm.guid,
                                      runner.handle,
@@ -259,6 +260,10 @@ class HotMesh:
         if self.engine is None:
             self.engine = self._new_engine()   # a client-only process can still start jobs
         return self.engine
+
+    async def _respond_here(self, message: dict[str, Any], ack: tuple[str, str, str]) -> bool:
+        """A worker's reply, handled by this process's engine if it has one (``Engine.respond_here``)."""
+        return self.engine is not None and await self.engine.respond_here(message, ack)
 
     async def pub(self, topic: str, data: dict[str, Any] | None = None, *, pending: float | None = None,
                   search: dict[str, Any] | None = None, markers: dict[str, Any] | None = None,

@@ -12,14 +12,11 @@ import contextlib
 import logging
 import random
 from importlib import resources
-from typing import TYPE_CHECKING
 
 from .faults import crash_point
+from .protocols import Host
 from .types import RedisClient
 from .util import wait_event
-
-if TYPE_CHECKING:
-    from .hotmesh import HotMesh
 
 log = logging.getLogger("hotmesh.scout")
 
@@ -32,7 +29,7 @@ BATCH = 200
 
 
 class TimeScout:
-    def __init__(self, hm: HotMesh) -> None:
+    def __init__(self, hm: Host) -> None:
         self.hm = hm
         self.client: RedisClient = hm.client
         self.lease_key = hm.keys.lease("time")
