@@ -164,3 +164,18 @@ def restore(index: AppIndex, activity: Activity, fields: list[str], blobs: list[
     ctx["$self"] = ctx.setdefault(activity.id, {})
     return StepState(int(sem_raw) if sem_raw is not None else None, meta,
                      int(ledger_raw) if ledger_raw else None, ctx)
+
+
+def job_output(raw: dict[str, str]) -> dict[str, Any]:
+    """``{"metadata": {...}, "data": {...}}`` of a job hash (``data`` absent when empty, as in S1)."""
+    meta: dict[str, Any] = {k[2:]: v for k, v in raw.items() if k.startswith("m/")}
+    if "px" in meta:
+        meta["px"] = meta["px"] == "true"
+    if JobFields.SEMAPHORE in raw:
+        meta["js"] = int(raw[JobFields.SEMAPHORE])
+    meta.pop("src", None)
+    data = unflatten({k[2:]: decode(v) for k, v in raw.items() if k.startswith("d/")})
+    out: dict[str, Any] = {"metadata": meta}
+    if data:
+        out["data"] = data
+    return out

@@ -13,20 +13,19 @@ import asyncio
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from . import messages as msgs
 from .activities import control, legs, trigger
 from .compiler.model import CompiledApp
-from .context import AppIndex
+from .config import Settings
+from .context import AppIndex, job_output
 from .errors import AppNotFoundError, VersionNotFoundError
 from .faults import crash_point
-from .keys import ENGINE_GROUP, JobFields
-from .serializer import decode, unflatten
+from .keys import ENGINE_GROUP, JobFields, Keys
+from .store import Store
 from .util import now_ms
-
-if TYPE_CHECKING:
-    from .hotmesh import HotMesh
 
 log = logging.getLogger("hotmesh.engine")
 
@@ -35,12 +34,21 @@ VERSION_RECHECK_SECONDS = 5.0
 
 
 class Engine:
-    def __init__(self, hm: HotMesh) -> None:
-        self.hm = hm
-        self.store = hm.store
-        self.keys = hm.keys
-        self.settings = hm.settings
-        self.guid = hm.guid
+    """One process's engine; activity steps see it as their ``StepContext`` (``protocols.py``).
+
+    ``throttled`` tells whether this process's engine consumers are throttled or paused (then a
+    worker's reply is not handled in place, see ``respond_here``); ``on_timer`` is called after
+    a step registered a timer (``HotMesh`` sets it to its time scout's ``nudge``)."""
+
+    def __init__(self, store: Store, keys: Keys, settings: Settings, guid: str, *,
+                 throttled: Callable[[], bool] = lambda: False,
+                 on_timer: Callable[[], None] | None = None) -> None:
+        self.store = store
+        self.keys = keys
+        self.settings = settings
+        self.guid = guid
+        self.throttled = throttled
+        self.on_timer = on_timer
         self._apps: dict[str, AppIndex] = {}
         self._active: str | None = None
         self._until: str | None = None
@@ -62,6 +70,11 @@ class Engine:
         return (self.keys.job_events_channel(jid),
                 {"type": "activity", "jid": jid, "aid": aid, "dad": dad, "atp": atp, "status": status,
                  "code": code, "ts": now_ms()})
+
+    def timer_registered(self) -> None:
+        """A step registered a timer: the scout looks again now (it may be sooner than its poll)."""
+        if self.on_timer is not None:
+            self.on_timer()
 
     # -- versions ------------------------------------------------------------------------------
     async def app(self, version: str) -> AppIndex:
@@ -129,7 +142,7 @@ class Engine:
         one stream read and one step fewer per activity. False (send it the usual way) when this
         engine is throttled or paused, when the two streams may be in different hash slots
         (sharded layout) or when the step fails unexpectedly (the engine stream path retries it)."""
-        if self.keys.shards > 1 or any(r.throttle_ms for r in self.hm.routers if r.group == ENGINE_GROUP):
+        if self.keys.shards > 1 or self.throttled():
             return False
         self.counts["response"] = self.counts.get("response", 0) + 1
         try:
@@ -190,17 +203,3 @@ class Engine:
             await pipe.execute()
         crash_point("complete.after")
 
-
-def job_output(raw: dict[str, str]) -> dict[str, Any]:
-    """``{"metadata": {...}, "data": {...}}`` of a job hash (``data`` absent when empty, as in S1)."""
-    meta: dict[str, Any] = {k[2:]: v for k, v in raw.items() if k.startswith("m/")}
-    if "px" in meta:
-        meta["px"] = meta["px"] == "true"
-    if JobFields.SEMAPHORE in raw:
-        meta["js"] = int(raw[JobFields.SEMAPHORE])
-    meta.pop("src", None)
-    data = unflatten({k[2:]: decode(v) for k, v in raw.items() if k.startswith("d/")})
-    out: dict[str, Any] = {"metadata": meta}
-    if data:
-        out["data"] = data
-    return out

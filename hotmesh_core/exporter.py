@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .compiler.model import CompiledApp
-from .context import entry_from
-from .engine import job_output
+from .context import entry_from, job_output
 from .keys import JobFields
 
 

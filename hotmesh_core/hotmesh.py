@@ -25,7 +25,8 @@ from .activities import trigger
 from .compiler.model import CompiledApp
 from .config import Settings
 from .connection import command_client, reader_client, resolve_url
-from .engine import Engine, job_output
+from .context import job_output
+from .engine import Engine
 from .errors import (
     JobError,
     JobNotFoundError,
@@ -100,7 +101,8 @@ class HotMesh:
         self._listener: asyncio.Task[None] | None = None
         self._callbacks: set[asyncio.Task[Any]] = set()
         self.scout: TimeScout | None = None
-        self.quorum = Quorum(self)
+        self.quorum = Quorum(self, engine=lambda: self.engine, routers=lambda: self.routers,
+                             workers=lambda: self.workers)
 
     # -- lifecycle -----------------------------------------------------------------------------
     @classmethod
@@ -123,13 +125,13 @@ class HotMesh:
             return reader_client(url, settings.block_time_ms)
 
         if engine:
-            hm.engine = Engine(hm)
+            hm.engine = hm._new_engine()
             for stream in hm.keys.engine_streams():
                 hm.routers.append(Router(hm.client, reader(), stream, ENGINE_GROUP, hm.guid,
                                          hm._engine_handle,
                                          settings, hm._engine_exhausted, wire=hm.store.wire))
         for worker in workers:
-            runner = WorkerRunner(hm, worker)
+            runner = WorkerRunner(hm, worker, hm._respond_here)
             hm.workers.append(runner)
             hm.routers.append(Router(hm.client, reader(), runner.stream, WORKER_GROUP, hm.guid,
                                      runner.handle,
@@ -147,6 +149,8 @@ class HotMesh:
             await router.start()
         if engine:
             hm.scout = TimeScout(hm)
+            assert hm.engine is not None
+            hm.engine.on_timer = hm.scout.nudge    # a step that registers a timer wakes the scout
             hm.scout.start()
         return hm
 
@@ -248,10 +252,18 @@ class HotMesh:
         return Plan(app, list(result.warnings), breaking, active)
 
     # -- jobs ----------------------------------------------------------------------------------
+    def _new_engine(self) -> Engine:
+        return Engine(self.store, self.keys, self.settings, self.guid, throttled=lambda: any(
+            r.throttle_ms for r in self.routers if r.group == ENGINE_GROUP))
+
     def _require_engine(self) -> Engine:
         if self.engine is None:
-            self.engine = Engine(self)   # a client-only process can still start jobs
+            self.engine = self._new_engine()   # a client-only process can still start jobs
         return self.engine
+
+    async def _respond_here(self, message: dict[str, Any], ack: tuple[str, str, str]) -> bool:
+        """A worker's reply, handled by this process's engine if it has one (``Engine.respond_here``)."""
+        return self.engine is not None and await self.engine.respond_here(message, ack)
 
     async def pub(self, topic: str, data: dict[str, Any] | None = None, *, pending: float | None = None,
                   search: dict[str, Any] | None = None, markers: dict[str, Any] | None = None,

@@ -25,16 +25,17 @@ import logging
 import os
 import resource
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import QuorumError, VersionNotFoundError
+from .protocols import EngineControl, Host
+from .router import Router
 from .serializer import dumps
 from .streams import backlog
 from .util import guid
-
-if TYPE_CHECKING:
-    from .hotmesh import HotMesh
+from .worker import WorkerRunner
 
 log = logging.getLogger("hotmesh.quorum")
 
@@ -60,8 +61,16 @@ def system_profile() -> dict[str, Any]:
 
 
 class Quorum:
-    def __init__(self, hm: HotMesh) -> None:
+    """One instance's part in the quorum. ``hm`` gives the Redis access and identity; ``engine``,
+    ``routers`` and ``workers`` tell what this process runs now (its members, what a throttle
+    reaches, the engine to switch versions or publish live events), as ``HotMesh`` holds them."""
+
+    def __init__(self, hm: Host, *, engine: Callable[[], EngineControl | None],
+                 routers: Callable[[], Sequence[Router]], workers: Callable[[], Sequence[WorkerRunner]]) -> None:
         self.hm = hm
+        self._engine = engine
+        self._routers = routers
+        self._workers = workers
         self._pongs: dict[str, list[dict[str, Any]]] = {}     # round id -> pongs heard
         self._acks: dict[str, int] = {}
         self.activations_heard: set[str] = set()
@@ -81,8 +90,9 @@ class Quorum:
         elif kind == "activate":
             version = str(body.get("until_version"))
             self.activations_heard.add(version)
-            if self.hm.engine and body.get("cache_mode") == "nocache":
-                self.hm.engine.check_version_until(version)
+            engine = self._engine()
+            if engine and body.get("cache_mode") == "nocache":
+                engine.check_version_until(version)
         elif kind == "throttle":
             members = self._apply_throttle(body)
             if members and body.get("originator"):
@@ -91,22 +101,23 @@ class Quorum:
         elif kind == "throttled":
             if body.get("originator") == self.hm.guid and body.get("ack") in self._acks:
                 self._acks[body["ack"]] += int(body.get("members") or 1)
-        elif kind == "watch" and self.hm.engine:
-            self.hm.engine.watch(float(body.get("seconds", 30)))
+        elif kind == "watch" and (engine := self._engine()):
+            engine.watch(float(body.get("seconds", 30)))
 
     def members(self) -> list[dict[str, Any]]:
         """This instance's quorum members: its engine and each of its workers."""
         out: list[dict[str, Any]] = []
-        routers = {r.stream: r for r in self.hm.routers}
-        if self.hm.engine:
+        routers = {r.stream: r for r in self._routers()}
+        engine = self._engine()
+        if engine:
             engine_routers = [routers[s] for s in self.hm.keys.engine_streams() if s in routers]
             out.append({"guid": self.hm.guid, "role": "engine", "topic": None,
                         "stream": self.hm.keys.engine_stream(),
-                        "counts": {**self.hm.engine.counts,
+                        "counts": {**engine.counts,
                                    "processed": sum(r.processed for r in engine_routers),
                                    "failed": sum(r.failed for r in engine_routers)},
                         "throttle": engine_routers[0].throttle_ms if engine_routers else 0})
-        for runner in self.hm.workers:
+        for runner in self._workers():
             router = routers.get(runner.stream)
             out.append({"guid": self.hm.guid, "role": "worker", "topic": runner.worker.topic,
                         "stream": runner.stream, "counts": {str(k): v for k, v in runner.counts.items()},
@@ -134,7 +145,7 @@ class Quorum:
         topic = body.get("topic")
         ms = int(body.get("throttle") or 0)
         members: set[str] = set()
-        for router in self.hm.routers:
+        for router in self._routers():
             is_engine = router.group == "ENGINE"
             worker_topic = None if is_engine else router.stream[len(self.hm.keys.worker_stream("")):]
             if topic is None or topic == worker_topic:

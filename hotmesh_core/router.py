@@ -24,8 +24,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .config import Settings
 from .streams import Trimmer
-from .task import wait_event
 from .types import RedisClient
+from .util import wait_event
 from .wire import Wire
 
 log = logging.getLogger("hotmesh.router")

@@ -12,13 +12,11 @@ import contextlib
 import logging
 import random
 from importlib import resources
-from typing import TYPE_CHECKING
 
 from .faults import crash_point
+from .protocols import Host
 from .types import RedisClient
-
-if TYPE_CHECKING:
-    from .hotmesh import HotMesh
+from .util import wait_event
 
 log = logging.getLogger("hotmesh.scout")
 
@@ -31,7 +29,7 @@ BATCH = 200
 
 
 class TimeScout:
-    def __init__(self, hm: HotMesh) -> None:
+    def __init__(self, hm: Host) -> None:
         self.hm = hm
         self.client: RedisClient = hm.client
         self.lease_key = hm.keys.lease("time")
@@ -105,13 +103,3 @@ class TimeScout:
         self._wake.clear()
         await wait_event(self._wake, seconds)
 
-
-async def wait_event(event: asyncio.Event, seconds: float | None) -> bool:
-    """Wait for ``event`` up to ``seconds``; True if it was set. (Not ``asyncio.wait_for``: on
-    Python 3.11 a cancellation arriving as it times out can be lost, and stop() would hang.)"""
-    waiter = asyncio.ensure_future(event.wait())
-    try:
-        done, _ = await asyncio.wait({waiter}, timeout=seconds)
-        return bool(done)
-    finally:
-        waiter.cancel()

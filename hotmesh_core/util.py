@@ -1,4 +1,4 @@
-"""Small helpers: ids, timestamps, dimensional addresses.
+"""Small helpers: ids, timestamps, dimensional addresses, waiting on an event.
 
 Glossary (the reference's vocabulary, used across the engine):
 ``jid`` job id; ``gid`` generation id of a job (guards against a deleted and re-created job id);
@@ -10,6 +10,7 @@ caller that waits for the job.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import time
@@ -80,3 +81,14 @@ def dad_at_depth(dad: str, depth: int) -> str:
 def with_index(dad: str, index: int) -> str:
     """Replace the last segment of ``dad`` with ``index``."""
     return f"{parent_dad(dad)},{index}"
+
+
+async def wait_event(event: asyncio.Event, seconds: float | None) -> bool:
+    """Wait for ``event`` up to ``seconds``; True if it was set. (Not ``asyncio.wait_for``: on
+    Python 3.11 a cancellation arriving as it times out can be lost, and stop() would hang.)"""
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        done, _ = await asyncio.wait({waiter}, timeout=seconds)
+        return bool(done)
+    finally:
+        waiter.cancel()

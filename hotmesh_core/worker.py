@@ -6,7 +6,8 @@ again, so side effects must be idempotent; ``message.idempotency_key`` names the
 The response and the ack of the input are one script (``streams.Forwarder``): a response is never
 sent twice for one delivery, and an acked input always has its response in the engine stream.
 In a process that is also an engine, the response does not travel: leg 2 of the activity runs
-right here and acks the input in its own atomic step (``Engine.respond_here``).
+right here and acks the input in its own atomic step (``Engine.respond_here``, handed to the
+runner as its ``respond_here`` callable).
 """
 
 from __future__ import annotations
@@ -16,18 +17,16 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import messages as msgs
 from .errors import HotMeshError, PayloadTooLargeError
 from .faults import crash_point
 from .keys import WORKER_GROUP, check_id
+from .protocols import Host, RespondHere
 from .serializer import dumps
 from .streams import Forwarder
 from .util import guid
-
-if TYPE_CHECKING:
-    from .hotmesh import HotMesh
 
 log = logging.getLogger("hotmesh.worker")
 
@@ -73,11 +72,15 @@ def _retry_delay_ms(attempt: int) -> int:
 
 
 class WorkerRunner:
-    """Runs one Worker's callback for each message of its stream."""
+    """Runs one Worker's callback for each message of its stream.
 
-    def __init__(self, hm: HotMesh, worker: Worker) -> None:
+    ``respond_here`` (when given) is offered each reply first: True when it handled the reply in
+    this process (``Engine.respond_here``); otherwise the reply goes to the engine stream."""
+
+    def __init__(self, hm: Host, worker: Worker, respond_here: RespondHere | None = None) -> None:
         self.hm = hm
         self.worker = worker
+        self.respond_here = respond_here
         self.stream = hm.keys.worker_stream(worker.topic)
         self.counts: dict[int, int] = {}
         self.forwarder = Forwarder(hm.client, atomic=hm.keys.shards <= 1, wire=hm.store.wire)
@@ -105,9 +108,9 @@ class WorkerRunner:
                 return
         self.counts[code] = self.counts.get(code, 0) + 1
         reply_meta = {**meta, "guid": guid()}
-        carried = {"c": message["c"]} if "c" in message else {}   # the engine's state, echoed (legs.carry)
+        carried = {"c": message["c"]} if "c" in message else {}   # the engine's state, echoed (steps.carry)
         crash_point("worker.before_reply")
-        if self.hm.engine is not None and await self.hm.engine.respond_here(
+        if self.respond_here is not None and await self.respond_here(
                 {"metadata": reply_meta, "type": msgs.RESPONSE, "data": out, "status": status, "code": code,
                  **carried}, (stream, WORKER_GROUP, message_id)):
             crash_point("worker.after_reply")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import messages as msgs
 from ..compiler.model import Activity
@@ -12,22 +12,20 @@ from ..errors import HotMeshError, JobCompletedError, JobNotFoundError, PipeErro
 from ..keys import META_FIELDS, JobFields
 from ..mapper import job_map_fields, truthy
 from ..pipe import UNDEFINED, map_rules, resolve
+from ..protocols import StepContext
 from ..serializer import dumps
 from ..store import StepSpec
 from ..util import guid
-from .hooks import hook_rule, signal_key, signal_value
-
-if TYPE_CHECKING:
-    from ..engine import Engine
+from .hooks import hook_rule, signal_key
+from .stats import job_key_and_slice
+from .steps import SINGLE_DONE, activity_meta, completion_message, finish_spec, signal_value, single_leg
 
 INTERRUPTED = -1_000_000_000
 CYCLE_DONE = 888000000000000
 
 
-def cycle(engine: Engine, activity: Activity, state: StepState, spec: StepSpec, dad: str) -> None:
+def cycle(engine: StepContext, activity: Activity, state: StepState, spec: StepSpec, dad: str) -> None:
     """Send a typeless re-entry message to the pivot at its index-0 address (spec 5.3.5, 3.5)."""
-    from .legs import _activity_meta
-
     ctx = state.ctx
     jid, gid = state.meta["jid"], state.meta["gid"]
     pivot = activity.ancestor
@@ -39,7 +37,7 @@ def cycle(engine: Engine, activity: Activity, state: StepState, spec: StepSpec, 
     data = map_rules(activity.input_maps, ctx) if activity.input_maps is not None else None
     spec.xadd.append((engine.keys.engine_stream(jid), msgs.build(
         msgs.metadata(jid, gid, target, pivot, trc=state.meta.get("trc")), data=data)))
-    entry: dict[str, Any] = {"output": {"metadata": _activity_meta(activity, dad, state)}}
+    entry: dict[str, Any] = {"output": {"metadata": activity_meta(activity, dad, state)}}
     if data is not None:
         entry["input"] = {"data": data}
     spec.hset.update(entry_fields(activity.id, dad, entry))
@@ -47,7 +45,7 @@ def cycle(engine: Engine, activity: Activity, state: StepState, spec: StepSpec, 
     spec.event = engine.event(jid, activity.id, dad, activity.type, "done", 200)
 
 
-async def signal(engine: Engine, index: AppIndex, activity: Activity, state: StepState, spec: StepSpec,
+async def signal(engine: StepContext, index: AppIndex, activity: Activity, state: StepState, spec: StepSpec,
                  dad: str) -> None:
     """Signal one waiting hook, or every job in a stats index (``subtype: all``)."""
     ctx = state.ctx
@@ -84,11 +82,9 @@ async def signal(engine: Engine, index: AppIndex, activity: Activity, state: Ste
             meta, type=msgs.WEBHOOK, data=payload, status=status, code=int(code))))
 
 
-async def _index_lists(engine: Engine, index: AppIndex, hook_aid: str, query: dict[str, Any],
+async def _index_lists(engine: StepContext, index: AppIndex, hook_aid: str, query: dict[str, Any],
                        key_name: Any, key_value: Any) -> list[tuple[str, str]]:
     """The stats index lists (and their stats hash) holding the job ids a ``signal all`` targets."""
-    from .stats import job_key_and_slice
-
     hook_activity = index.app.activities.get(hook_aid)
     if hook_activity is None:
         return []
@@ -102,26 +98,24 @@ async def _index_lists(engine: Engine, index: AppIndex, hook_aid: str, query: di
              engine.keys.stats(job_key, time_slice))]
 
 
-def interrupt_activity(engine: Engine, index: AppIndex, activity: Activity, state: StepState,
+def interrupt_activity(engine: StepContext, index: AppIndex, activity: Activity, state: StepState,
                        spec: StepSpec, dad: str) -> None:
     """Interrupt this job (after its job maps) or another one (then carry on, spec 5.3.6)."""
-    from .legs import _activity_meta, _finish_spec, _single_leg
-
     ctx = state.ctx
     jid = state.meta["jid"]
     target = resolve(activity.target, ctx) if activity.target is not None else UNDEFINED
     options = interrupt_options(activity, ctx)
     if target in (UNDEFINED, None, "", jid):
         spec.hset.update(job_map_fields(activity.job_maps, ctx))
-        spec.hset.update(entry_fields(activity.id, dad, {"output": {"metadata": _activity_meta(
+        spec.hset.update(entry_fields(activity.id, dad, {"output": {"metadata": activity_meta(
             activity, dad, state)}}))
-        spec.hset[JobFields.ledger(activity.id, dad)] = str(888000001000001)
+        spec.hset[JobFields.ledger(activity.id, dad)] = str(SINGLE_DONE)
         apply_interrupt(engine, index, state.meta, spec, options, extra=-1)
-        _finish_spec(engine, index, activity, state, spec, ctx)
+        finish_spec(engine, index, activity, state, spec, ctx)
         spec.finishing = False
         spec.emit_message = None
         return
-    _single_leg(engine, index, activity, state, spec, dad, ctx)
+    single_leg(engine, index, activity, state, spec, dad, ctx)
     message = msgs.build(msgs.metadata(str(target), "", ",0", "", message_guid=guid()), type="interrupt",
                          data={**options, "topic": resolve(activity.topic, ctx) if activity.topic else None})
     spec.xadd.append((engine.keys.engine_stream(str(target)), message))
@@ -136,11 +130,9 @@ def interrupt_options(activity: Activity, ctx: dict[str, Any]) -> dict[str, Any]
             "expire": value(activity.expire), "descend": value(activity.descend), "stack": value(activity.stack)}
 
 
-def apply_interrupt(engine: Engine, index: AppIndex | None, meta: dict[str, str], spec: StepSpec,
+def apply_interrupt(engine: StepContext, index: AppIndex | None, meta: dict[str, str], spec: StepSpec,
                     options: dict[str, Any], *, extra: int = 0) -> None:
     """Add the interrupt of the job ``meta`` describes to ``spec`` (semaphore -1e9, error, notify)."""
-    from .legs import completion_message
-
     jid, gid = meta["jid"], meta["gid"]
     spec.sem += INTERRUPTED + extra
     if options.get("throw") is not False:
@@ -162,7 +154,7 @@ def apply_interrupt(engine: Engine, index: AppIndex | None, meta: dict[str, str]
     spec.event = engine.event(jid, meta.get("aid") or "", ",0", "job", "interrupted", 410)
 
 
-async def interrupt_job(engine: Engine, jid: str, options: dict[str, Any], *, suppress: bool = False,
+async def interrupt_job(engine: StepContext, jid: str, options: dict[str, Any], *, suppress: bool = False,
                         ack: tuple[str, str, str] | None = None) -> bool:
     """Interrupt a running job; with ``descend`` its awaited children too. True when it was running."""
     values = await engine.store.read_fields(jid, [JobFields.SEMAPHORE, *META_FIELDS])

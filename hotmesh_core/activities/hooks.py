@@ -10,7 +10,7 @@ rule's ``actual`` against the signal payload.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import messages as msgs
 from ..compiler.model import Activity, HookRule
@@ -18,21 +18,17 @@ from ..context import AppIndex, StepState, entry_fields
 from ..errors import PipeError
 from ..keys import JobFields
 from ..pipe import UNDEFINED, resolve
+from ..protocols import StepContext
 from ..store import StepSpec
 from ..util import guid
-
-if TYPE_CHECKING:
-    from ..engine import Engine
+from .steps import LEG1_OPEN, activity_meta, expire_seconds, signal_value
 
 SIGNAL_MIN_TTL = 3600
-LEG1_OPEN = 889000000000000
 
 
-def open_hook(engine: Engine, index: AppIndex, activity: Activity, state: StepState, spec: StepSpec,
+def open_hook(engine: StepContext, index: AppIndex, activity: Activity, state: StepState, spec: StepSpec,
               dad: str) -> bool:
     """Leg 1 of a waiting hook; False when the hook is a pass-through (no sleep, no hook rule)."""
-    from .legs import _activity_meta, expire_seconds
-
     ctx = state.ctx
     jid, gid = state.meta["jid"], state.meta["gid"]
     waits = False
@@ -55,15 +51,11 @@ def open_hook(engine: Engine, index: AppIndex, activity: Activity, state: StepSt
             waits = True
     if not waits:
         return False
-    entry = {"output": {"metadata": _activity_meta(activity, dad, state)}}
+    entry = {"output": {"metadata": activity_meta(activity, dad, state)}}
     spec.hset.update(entry_fields(activity.id, dad, entry))
     spec.hset[JobFields.ledger(activity.id, dad)] = str(LEG1_OPEN)
     spec.event = engine.event(jid, activity.id, dad, activity.type, "running", 200)
     return True
-
-
-def signal_value(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
 def signal_context(data: dict[str, Any]) -> dict[str, Any]:
@@ -71,7 +63,7 @@ def signal_context(data: dict[str, Any]) -> dict[str, Any]:
     return {"$self": entry, "$hook": {"data": data}}
 
 
-def signal_key(engine: Engine, rule: HookRule, data: dict[str, Any]) -> str | None:
+def signal_key(engine: StepContext, rule: HookRule, data: dict[str, Any]) -> str | None:
     """The registration a signal with ``data`` meets, or None when ``actual`` resolves to nothing."""
     value = resolve(rule.actual, signal_context(data))
     if value is UNDEFINED or value is None or value == "":
@@ -79,7 +71,7 @@ def signal_key(engine: Engine, rule: HookRule, data: dict[str, Any]) -> str | No
     return engine.keys.signal(rule.topic, signal_value(value))
 
 
-async def hook_rule(engine: Engine, topic: str) -> HookRule | None:
+async def hook_rule(engine: StepContext, topic: str) -> HookRule | None:
     """The rule for a hook topic (app-wide, spec Q14), from the active version or the hooks hash."""
     try:
         index = await engine.active_app()
@@ -95,7 +87,7 @@ async def hook_rule(engine: Engine, topic: str) -> HookRule | None:
     return HookRule(**first)
 
 
-async def webhook_message(engine: Engine, topic: str, data: dict[str, Any], status: str = "success",
+async def webhook_message(engine: StepContext, topic: str, data: dict[str, Any], status: str = "success",
                           code: int = 200) -> tuple[str, str] | None:
     """(stream, message) delivering a signal to the hook waiting for it, or None if none waits."""
     rule = await hook_rule(engine, topic)

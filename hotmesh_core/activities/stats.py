@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..compiler.model import Activity
 from ..pipe import UNDEFINED, resolve
+from ..protocols import StepContext
 from ..store import StepSpec
 from ..util import time_slice
-from .hooks import signal_value
-
-if TYPE_CHECKING:
-    from ..engine import Engine
+from .steps import signal_value
 
 _PATH = re.compile(r"^\{[^.}]+\.[^.}]+\.[^.}]+\.(?P<path>[^}]+)\}$")
 
@@ -37,7 +35,7 @@ def job_key_and_slice(trigger: Activity, ctx: dict[str, Any]) -> tuple[str, str]
     return signal_value(key), time_slice(stats.get("granularity"))
 
 
-def add_stats(engine: Engine, trigger: Activity, ctx: dict[str, Any], jid: str, spec: StepSpec) -> None:
+def add_stats(engine: StepContext, trigger: Activity, ctx: dict[str, Any], jid: str, spec: StepSpec) -> None:
     """Queue the trigger's stats writes into the job-creation step (same atomic script)."""
     stats = trigger.stats or {}
     measures = stats.get("measures")

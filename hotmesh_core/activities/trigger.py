@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import messages as msgs
 from ..context import TRIGGER_LEDGER, AppIndex, entry_fields
@@ -12,14 +12,12 @@ from ..faults import crash_point
 from ..keys import JobFields, check_id
 from ..mapper import children_for, job_map_fields, truthy
 from ..pipe import UNDEFINED, resolve
+from ..protocols import StepContext
 from ..serializer import dumps
 from ..store import StepSpec
 from ..util import guid, timestamp
-from .legs import completion_message, expire_seconds, plan_completion, seed_children
 from .stats import add_stats
-
-if TYPE_CHECKING:
-    from ..engine import Engine
+from .steps import completion_message, expire_seconds, plan_completion, seed_children
 
 
 @dataclass
@@ -39,7 +37,7 @@ class PreparedJob:
     message_guid: str | None
 
 
-async def prepare(engine: Engine, topic: str, data: dict[str, Any], *, index: AppIndex | None = None,
+async def prepare(engine: StepContext, topic: str, data: dict[str, Any], *, index: AppIndex | None = None,
                   ngn: str | None = None, parent: Parent | None = None, pending: float | None = None,
                   search: dict[str, Any] | None = None, markers: dict[str, Any] | None = None,
                   message_guid: str | None = None, ack: tuple[str, str, str] | None = None,
@@ -119,7 +117,7 @@ async def prepare(engine: Engine, topic: str, data: dict[str, Any], *, index: Ap
     return PreparedJob(jid, spec, message_guid)
 
 
-async def commit(engine: Engine, job: PreparedJob) -> None:
+async def commit(engine: StepContext, job: PreparedJob) -> None:
     result = await engine.store.step(job.spec)
     crash_point("trigger.after_step")
     if result.status == "exists":
@@ -130,7 +128,7 @@ async def commit(engine: Engine, job: PreparedJob) -> None:
         raise DuplicateJobError(f"Duplicate job: {job.jid}", job_id=job.jid)
 
 
-async def start_child(engine: Engine, message: dict[str, Any], ack: tuple[str, str, str]) -> None:
+async def start_child(engine: StepContext, message: dict[str, Any], ack: tuple[str, str, str]) -> None:
     """An ``await`` message: start the child job with parent pointers (idempotent per message guid)."""
     meta = message["metadata"]
     parent = Parent(meta["jid"], meta["gid"], meta["dad"], meta["aid"],
