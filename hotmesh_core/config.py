@@ -17,6 +17,10 @@ def _env_float(name: str, default: float) -> float:
     return float(value) if value not in (None, "") else default
 
 
+#: the throttle (ms) of a paused consumer: it reads nothing until resumed (``HotMesh.throttle(-1)``)
+PAUSED = 2_147_483_647
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime settings of one HotMesh instance (all optional)."""
@@ -48,8 +52,9 @@ class Settings:
     shards: int = 1
     #: quorum ping round delay (ms)
     quorum_delay_ms: int = 250
-    #: size of the shared command pool (blocking reads have their own connections)
-    max_connections: int = field(default_factory=lambda: _env_int("HMSH_MAX_CONNECTIONS", 64))
+    #: how long (seconds) a command keeps retrying on new connections after Redis went away,
+    #: before it fails with ``ConnectionLostError``
+    reconnect_seconds: float = field(default_factory=lambda: _env_float("HMSH_RECONNECT_SECONDS", 30))
 
     def __post_init__(self) -> None:
         if self.reclaim_interval_ms <= 0:

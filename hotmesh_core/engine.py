@@ -21,7 +21,8 @@ from .activities import control, legs, trigger
 from .compiler.model import CompiledApp
 from .config import Settings
 from .context import AppIndex, job_output
-from .errors import AppNotFoundError, VersionNotFoundError
+from .deadletters import DeadLetters
+from .errors import AppNotFoundError, ValidationError, VersionNotFoundError
 from .faults import crash_point
 from .keys import ENGINE_GROUP, JobFields, Keys
 from .store import Store
@@ -44,6 +45,7 @@ class Engine:
                  throttled: Callable[[], bool] = lambda: False,
                  on_timer: Callable[[], None] | None = None) -> None:
         self.store = store
+        self.dead_letters = DeadLetters(store.redis, keys)
         self.keys = keys
         self.settings = settings
         self.guid = guid
@@ -119,6 +121,23 @@ class Engine:
         self._active = None
 
     # -- the stream handler --------------------------------------------------------------------
+    async def consume(self, stream: str, message_id: str, raw: str) -> None:
+        """The engine stream's handler: one step per message; a message that cannot be parsed or
+        attributed goes to the dead letters (and is acked with them)."""
+        try:
+            await self.handle(stream, message_id, raw)
+        except ValidationError as exc:
+            await self.dead_letters.add(stream, ENGINE_GROUP, message_id, raw, str(exc))
+
+    async def exhausted(self, stream: str, message_id: str, raw: str | None, deliveries: int) -> None:
+        """A message delivered more than the cap: fail its activity with code 999 (never loops)."""
+        reason = f"stream message max delivery count exceeded ({deliveries})"
+        try:
+            message = msgs.parse(raw or "")
+            await legs.fail_exhausted(self, message, (stream, ENGINE_GROUP, message_id), reason)
+        except Exception as exc:  # noqa: BLE001 - whatever it is, it must not loop
+            await self.dead_letters.add(stream, ENGINE_GROUP, message_id, raw, f"{reason}: {exc}")
+
     async def handle(self, stream: str, message_id: str, raw: str) -> None:
         message = msgs.parse(raw)
         kind = message.get("type")
@@ -155,7 +174,7 @@ class Engine:
 
     async def index_for_job(self, jid: str) -> AppIndex | None:
         """The compiled app version a job runs under (None when the job is gone)."""
-        version = await self.store.client.hget(self.keys.job(jid), JobFields.meta("vrs"))
+        version = await self.store.read_field(jid, JobFields.meta("vrs"))
         if version is None:
             return None
         return await self.app(version)
@@ -173,33 +192,32 @@ class Engine:
         crash_point("complete.before")
         emit = bool(message.get("emit"))
         err = job_meta.get("err")
-        client = self.store.client
-        async with client.pipeline(transaction=True) as pipe:
-            if job_meta.get("pj") and job_meta.get("pa") and not job_meta.get("px"):
-                if err:
-                    error = json.loads(err) if isinstance(err, str) else err
-                    status, code, data = "error", int(error.get("code", 500)), {**error, "job_id": jid}
-                elif emit:
-                    status, code, data = "pending", 202, output.get("data", {})
-                else:
-                    status, code, data = "success", 200, output.get("data", {})
-                parent_meta = msgs.metadata(job_meta["pj"], job_meta.get("pg", ""), job_meta.get("pd", ""),
-                                            job_meta["pa"], message_guid="R" + meta["guid"][1:],
-                                            trc=job_meta.get("trc"))
-                pipe.xadd(self.keys.engine_stream(job_meta["pj"]), {"message": msgs.build(
-                    parent_meta, type=msgs.RESULT, data=data, status=status, code=code)})
-            if job_meta.get("ngn"):
-                pipe.publish(self.keys.quorum_channel(job_meta["ngn"]),
-                             msgs.build({"jid": jid}, type="job", topic=jid, job=output, emit=emit))
-            index = await self.app(job_meta["vrs"])
-            graph = index.app.graph_of(job_meta["tpc"])
-            if graph.publishes:
-                pipe.publish(self.keys.quorum_channel(f"{graph.publishes}.{jid}"),
-                             msgs.build({"jid": jid}, type="job", topic=graph.publishes, job=output))
-            expire = message.get("expire")
-            if isinstance(expire, int) and expire > 0:
-                pipe.expire(self.keys.job(jid), expire)
-            pipe.xack(ack[0], ack[1], ack[2])
-            await pipe.execute()
+        commands: list[list[Any]] = []
+        if job_meta.get("pj") and job_meta.get("pa") and not job_meta.get("px"):
+            if err:
+                error = json.loads(err) if isinstance(err, str) else err
+                status, code, data = "error", int(error.get("code", 500)), {**error, "job_id": jid}
+            elif emit:
+                status, code, data = "pending", 202, output.get("data", {})
+            else:
+                status, code, data = "success", 200, output.get("data", {})
+            parent_meta = msgs.metadata(job_meta["pj"], job_meta.get("pg", ""), job_meta.get("pd", ""),
+                                        job_meta["pa"], message_guid="R" + meta["guid"][1:],
+                                        trc=job_meta.get("trc"))
+            commands.append(["XADD", self.keys.engine_stream(job_meta["pj"]), "*", "message", msgs.build(
+                parent_meta, type=msgs.RESULT, data=data, status=status, code=code)])
+        if job_meta.get("ngn"):
+            commands.append(["PUBLISH", self.keys.quorum_channel(job_meta["ngn"]),
+                             msgs.build({"jid": jid}, type="job", topic=jid, job=output, emit=emit)])
+        index = await self.app(job_meta["vrs"])
+        graph = index.app.graph_of(job_meta["tpc"])
+        if graph.publishes:
+            commands.append(["PUBLISH", self.keys.quorum_channel(f"{graph.publishes}.{jid}"),
+                             msgs.build({"jid": jid}, type="job", topic=graph.publishes, job=output)])
+        expire = message.get("expire")
+        if isinstance(expire, int) and expire > 0:
+            commands.append(["EXPIRE", self.keys.job(jid), expire])
+        commands.append(["XACK", *ack])
+        await self.store.redis.transaction(commands)
         crash_point("complete.after")
 

@@ -141,11 +141,59 @@ class QuorumError(HotMeshError):
     transient = True
 
 
-class ConnectionLostError(HotMeshError):
-    """Redis could not be reached."""
+class RedisError(HotMeshError):
+    """Base of the errors that come from Redis itself (raised at the seam, ``wire.py``)."""
+
+    code = 500
+
+
+class ConnectionLostError(RedisError):
+    """Redis could not be reached, or the connection broke and did not come back in time."""
 
     code = 503
     transient = True
+
+
+class RedisTimeoutError(RedisError):
+    """Redis did not answer within the connection's timeout (a hung or overloaded server)."""
+
+    code = 504
+    transient = True
+
+
+class RedisAuthError(RedisError):
+    """Redis refused the credentials (wrong password or user, or none given where one is needed)."""
+
+    code = 401
+
+
+class RedisPermissionError(RedisError):
+    """The Redis ACL user may not run this command or touch this key (``NOPERM``)."""
+
+    code = 403
+
+
+class RedisOutOfMemoryError(RedisError):
+    """Redis is at ``maxmemory`` and refused a write (``OOM``); nothing of the refused command was
+    written. Transient: it succeeds once memory is freed."""
+
+    code = 507
+    transient = True
+
+
+class RedisCommandError(RedisError):
+    """Redis answered a command with an error; ``reply`` is the error text (``BUSYGROUP ...``)."""
+
+    code = 500
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.reply = message
+
+    @property
+    def kind(self) -> str:
+        """The error's first word (``ERR``, ``BUSYGROUP``, ``NOGROUP``, ``WRONGTYPE``...)."""
+        return self.reply.split(" ", 1)[0]
 
 
 class RedisServerError(HotMeshError):

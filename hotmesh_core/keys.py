@@ -105,6 +105,10 @@ class Keys:
     def worker_stream(self, topic: str) -> str:
         return f"{self.prefix}x:{topic}"
 
+    def worker_topic(self, stream: str) -> str:
+        """The topic of a worker stream (``worker_stream``'s inverse)."""
+        return stream[len(self.worker_stream("")):]
+
     def dead_letters(self) -> str:
         """Messages that could not be parsed or attributed to a job (kept for inspection)."""
         return f"{self.prefix}x-dead"

@@ -3,7 +3,7 @@
 The parts sit in layers and import downwards only; what a lower part needs from a higher one is
 described here and handed in by ``HotMesh`` (``hotmesh.py`` wires them):
 
-- ``Host``: the shared pieces of one instance (Redis client, store, keys, settings, guid, app id)
+- ``Host``: the shared pieces of one instance (Redis connection, store, keys, settings, guid, app id)
   that its time scout, workers and quorum use. ``HotMesh`` satisfies it.
 - ``StepContext``: what an activity step (``activities/``) needs from the engine running it.
   ``Engine`` satisfies it.
@@ -20,8 +20,8 @@ from typing import Any, Protocol
 from .config import Settings
 from .context import AppIndex
 from .keys import Keys
+from .seam import Redis
 from .store import Store
-from .types import RedisClient
 
 #: ``(message, ack)`` -> True when the reply was handled here (its leg 2 run and the worker's
 #: input acked in one step); False to send it through the engine stream.
@@ -51,7 +51,7 @@ class Host(Parts, Protocol):
     def guid(self) -> str: ...
 
     @property
-    def client(self) -> RedisClient: ...
+    def redis(self) -> Redis: ...
 
 
 class StepContext(Parts, Protocol):

@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from .config import PAUSED
 from .errors import QuorumError, VersionNotFoundError
 from .protocols import EngineControl, Host
 from .router import Router
@@ -39,7 +40,7 @@ from .worker import WorkerRunner
 
 log = logging.getLogger("hotmesh.quorum")
 
-PAUSED = 2_147_483_647
+LEADER = "activate"     # the lease of the activation leader
 ROUNDS = 4
 RETRIES = 3
 
@@ -147,14 +148,14 @@ class Quorum:
         members: set[str] = set()
         for router in self._routers():
             is_engine = router.group == "ENGINE"
-            worker_topic = None if is_engine else router.stream[len(self.hm.keys.worker_stream("")):]
+            worker_topic = None if is_engine else self.hm.keys.worker_topic(router.stream)
             if topic is None or topic == worker_topic:
                 router.set_throttle(ms)
                 members.add("engine" if is_engine else router.stream)
         return len(members)
 
     async def _publish(self, body: dict[str, Any]) -> int:
-        count: int = await self.hm.client.publish(self.hm.keys.quorum_channel(), dumps(body))
+        count: int = await self.hm.redis.call("PUBLISH", self.hm.keys.quorum_channel(), dumps(body))
         return count
 
     # -- asking ------------------------------------------------------------------------------
@@ -193,7 +194,7 @@ class Quorum:
         for profile in profiles:
             stream = profile["stream"]
             if stream not in depths:
-                depths[stream] = await backlog(self.hm.client, stream)
+                depths[stream] = await backlog(self.hm.redis, stream)
             profile["stream_depth"] = depths[stream]
         profiles.sort(key=lambda p: (p["role"], p.get("topic") or "", p["guid"]))
         return profiles
@@ -204,12 +205,10 @@ class Quorum:
         keys = self.hm.keys
         if guid is None:
             if topic is not None:
-                await self.hm.client.hset(keys.throttles(), topic, value)
+                await self.hm.redis.call("HSET", keys.throttles(), topic, value)
             else:
-                async with self.hm.client.pipeline(transaction=True) as pipe:
-                    pipe.delete(keys.throttles())
-                    pipe.hset(keys.throttles(), ":", value)
-                    await pipe.execute()
+                await self.hm.redis.transaction([["DEL", keys.throttles()],
+                                                 ["HSET", keys.throttles(), ":", value]])
         ack = os.urandom(6).hex()
         self._acks[ack] = 0
         try:
@@ -225,9 +224,8 @@ class Quorum:
         if await hm.store.compiled(version) is None:
             raise VersionNotFoundError(f"version '{version}' of app '{hm.app_id}' was never deployed")
         delay = (delay_ms or hm.settings.quorum_delay_ms) / 1000
-        lock = hm.keys.lease("activate")
         for attempt in range(RETRIES + 1):
-            if not await hm.client.set(lock, hm.guid, nx=True, px=int(6 * delay * 1000) + 1000):
+            if not await hm.store.take_lease(LEADER, hm.guid, int(6 * delay * 1000) + 1000):
                 return await self._await_other(version, delay)
             try:
                 counts = await self._health_rounds(delay)
@@ -245,8 +243,7 @@ class Quorum:
                     await hm.store.set_active(version)
                     return True
             finally:
-                await hm.client.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then "
-                                     "return redis.call('DEL', KEYS[1]) end return 0", 1, lock, hm.guid)
+                await hm.store.release_lease(LEADER, hm.guid)
             log.warning("activate %s: quorum counts disagree %s (attempt %d)", version, counts, attempt + 1)
             delay *= 2
         raise QuorumError(f"Quorum not reached. Version {version} not activated.")
@@ -258,7 +255,7 @@ class Quorum:
             await asyncio.sleep(delay)
             if await self.hm.store.active_version() == version:
                 return True
-            if not await self.hm.client.exists(self.hm.keys.lease("activate")):
+            if not await self.hm.store.lease_held(LEADER):
                 break
         if await self.hm.store.active_version() == version:
             return True

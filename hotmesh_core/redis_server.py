@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -60,7 +61,10 @@ class RedisServer:
         data_dir: str | Path | None = None,
         appendonly: bool = False,
         extra_args: list[str] | None = None,
+        tls: tuple[str | Path, str | Path, str | Path] | None = None,
     ) -> None:
+        """``tls=(cert_file, key_file, ca_file)``: serve TLS only, on ``port`` (clients are not
+        asked for a certificate); ``url`` is then ``rediss://...?ssl_ca_certs=<ca_file>``."""
         self.binary = find_redis_server()
         self._own_dir = data_dir is None
         self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="hotmesh-redis-"))
@@ -68,6 +72,7 @@ class RedisServer:
         self.port = port  # None: unix socket only; 0: pick a free loopback port
         self.appendonly = appendonly
         self.extra_args = extra_args or []
+        self.tls = tuple(str(p) for p in tls) if tls else None
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
 
@@ -83,8 +88,14 @@ class RedisServer:
         else:
             if self.port == 0:
                 self.port = free_port()
-            args += ["--port", str(self.port)]
-            self.url = f"redis://127.0.0.1:{self.port}/0"
+            if self.tls:
+                cert, key, ca = self.tls
+                args += ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", cert,
+                         "--tls-key-file", key, "--tls-ca-cert-file", ca, "--tls-auth-clients", "no"]
+                self.url = f"rediss://127.0.0.1:{self.port}/0?ssl_ca_certs={ca}"
+            else:
+                args += ["--port", str(self.port)]
+                self.url = f"redis://127.0.0.1:{self.port}/0"
         args += self.extra_args
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE)
@@ -110,9 +121,15 @@ class RedisServer:
                     sock.connect(str(self.data_dir / "redis.sock"))
                     sock.sendall(b"PING\r\n")
                     return sock.recv(16).startswith(b"+PONG")
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as raw:
+                sock = raw
+                if self.tls:
+                    context = ssl.create_default_context(cafile=self.tls[2])
+                    sock = context.wrap_socket(raw, server_hostname="127.0.0.1")
                 sock.sendall(b"PING\r\n")
                 return sock.recv(16).startswith(b"+PONG")
+        except ssl.SSLError:
+            return True             # it speaks TLS, and wants a client certificate we do not have
         except OSError:
             return False
 
@@ -153,3 +170,8 @@ def embedded_url() -> str:
     if _embedded is None or _embedded.process is None:
         _embedded = RedisServer().start()
     return _embedded.url
+
+
+def resolve_url(url: str | None) -> str:
+    """The Redis to use: ``url``, else ``$REDIS_URL``, else the embedded server (started once)."""
+    return url or os.environ.get("REDIS_URL") or embedded_url()

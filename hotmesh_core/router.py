@@ -18,33 +18,27 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
-from .config import Settings
-from .streams import Trimmer
-from .types import RedisClient
+from .config import PAUSED, Settings
+from .errors import ConnectionLostError, RedisCommandError, RedisTimeoutError
+from .seam import Redis, pairs
+from .streams import ensure_group, trim
 from .util import wait_event
-from .wire import Wire
 
 log = logging.getLogger("hotmesh.router")
 
 Handler = Callable[[str, str, str], Awaitable[None]]          # (stream, id, raw message)
 Exhausted = Callable[[str, str, str | None, int], Awaitable[None]]   # (stream, id, raw or None, deliveries)
 
-PAUSED = 2_147_483_647
 #: a busy consumer trims its stream after this many messages (see ``_trim``)
 TRIM_BATCH = 500
 
 
 class Router:
-    def __init__(self, client: RedisClient, reader: RedisClient | Wire, stream: str, group: str, consumer: str,
-                 handler: Handler,
-                 settings: Settings, on_exhausted: Exhausted, *, concurrency: int = 32,
-                 wire: Wire | None = None) -> None:
-        self.client = client
-        self.reader = reader          # a dedicated connection: blocking reads never starve the steps
+    def __init__(self, redis: Redis, stream: str, group: str, consumer: str, handler: Handler,
+                 settings: Settings, on_exhausted: Exhausted, *, concurrency: int = 32) -> None:
+        self.redis = redis            # the process's connection (acks, heartbeats, trims, reclaims)
+        # a connection of its own for the blocking reads, so they never delay the steps
+        self.reader = redis.blocking(settings.block_time_ms / 1000 + 5)
         self.stream = stream
         self.group = group
         self.consumer = consumer
@@ -63,16 +57,10 @@ class Router:
         self._slot_freed = asyncio.Event()
         self._holding: set[str] = set()     # ids being handled here: the heartbeat keeps them ours
         self._active: set[asyncio.Task[None]] = set()
-        self.wire = wire              # the process's hot-path connection (acks, heartbeats, trims)
-        self._trimmer = Trimmer(client, wire)
         self._trimmed_at = 0              # ``processed`` when the stream was last trimmed
 
     async def ensure_group(self) -> None:
-        try:
-            await self.client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        await ensure_group(self.redis, self.stream, self.group)
 
     async def start(self) -> None:
         await self.ensure_group()
@@ -96,10 +84,7 @@ class Router:
         for task in list(self._active):
             task.cancel()
         with contextlib.suppress(Exception):
-            if isinstance(self.reader, Wire):
-                await self.reader.close()
-            else:
-                await self.reader.aclose()
+            await self.reader.close()
 
     def set_throttle(self, ms: int) -> None:
         self.throttle_ms = ms
@@ -148,12 +133,12 @@ class Router:
                     cursor = entries[-1][0]
             except asyncio.CancelledError:
                 raise
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            except (ConnectionLostError, RedisTimeoutError) as exc:
                 log.warning("redis unavailable on %s (%s); retrying in %.1fs", self.stream, exc, backoff)
                 await asyncio.sleep(backoff + random.random() * backoff)
                 backoff = min(backoff * 2, 5.0)
-            except ResponseError as exc:
-                if "NOGROUP" in str(exc):
+            except RedisCommandError as exc:
+                if exc.kind == "NOGROUP":
                     await self.ensure_group()
                     continue
                 log.exception("stream read failed on %s", self.stream)
@@ -161,18 +146,13 @@ class Router:
 
     async def _read(self, cursor: str, count: int, block: int | None) -> list[tuple[str, dict[str, str] | None]]:
         """One XREADGROUP: ``(id, fields)`` pairs (fields None or empty for an entry deleted while pending)."""
-        if isinstance(self.reader, Wire):
-            args: list[Any] = ["XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", count]
-            if block is not None:
-                args += ["BLOCK", block]
-            reply = await self.reader.call(*args, "STREAMS", self.stream, cursor)
-            if not reply:
-                return []
-            return [(message_id, dict(zip(values[::2], values[1::2], strict=True)) if values else None)
-                    for message_id, values in reply[0][1]]
-        got = await self.reader.xreadgroup(self.group, self.consumer, {self.stream: cursor}, count=count, block=block)
-        entries: list[tuple[str, dict[str, str] | None]] = got[0][1] if got else []
-        return entries
+        args: list[Any] = ["XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", count]
+        if block is not None:
+            args += ["BLOCK", block]
+        reply = await self.reader.call(*args, "STREAMS", self.stream, cursor)
+        if not reply:
+            return []
+        return [(message_id, pairs(values) if values else None) for message_id, values in reply[0][1]]
 
     async def _spawn(self, message_id: str, raw: str) -> None:
         self.in_flight += 1
@@ -198,10 +178,7 @@ class Router:
             self._slot_freed.set()
 
     async def _ack(self, message_id: str) -> None:
-        if self.wire is not None:
-            await self.wire.call("XACK", self.stream, self.group, message_id)
-        else:
-            await self.client.xack(self.stream, self.group, message_id)
+        await self.redis.call("XACK", self.stream, self.group, message_id)
 
     async def _trim(self) -> None:
         """Drop acked entries in bulk: after every ``TRIM_BATCH`` messages handled here, and at
@@ -215,7 +192,7 @@ class Router:
                 continue
             try:
                 self._trimmed_at, last = self.processed, time.monotonic()
-                await self._trimmer.trim(self.stream)
+                await trim(self.redis, self.stream)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the next round tries again
@@ -232,10 +209,7 @@ class Router:
             if not held:
                 continue
             try:
-                if self.wire is not None:
-                    await self.wire.call("XCLAIM", self.stream, self.group, self.consumer, 0, *held, "JUSTID")
-                else:
-                    await self.client.xclaim(self.stream, self.group, self.consumer, 0, held, justid=True)
+                await self.redis.call("XCLAIM", self.stream, self.group, self.consumer, 0, *held, "JUSTID")
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the next beat tries again
@@ -262,18 +236,17 @@ class Router:
         cursor = "0-0"
         claimed = 0
         while True:
-            reply = await self.client.xautoclaim(self.stream, self.group, self.consumer, idle,
-                                                 start_id=cursor, count=100)
+            reply = await self.redis.call("XAUTOCLAIM", self.stream, self.group, self.consumer, idle, cursor,
+                                          "COUNT", 100)
             cursor, entries = reply[0], reply[1]
-            live = [(message_id, fields) for message_id, fields in entries if fields]
-            for message_id, fields in entries:
-                if not fields:             # deleted from the stream while pending (Redis 6.2)
+            live = [(message_id, pairs(values)) for message_id, values in entries if values]
+            for message_id, values in entries:
+                if not values:             # deleted from the stream while pending (Redis 6.2)
                     await self._ack(message_id)
             if live:
-                pending = await self.client.xpending_range(self.stream, self.group, min=live[0][0],
-                                                           max=live[-1][0], count=len(live) * 4,
-                                                           consumername=self.consumer)
-                deliveries = {p["message_id"]: int(p["times_delivered"]) for p in pending}
+                pending = await self.redis.call("XPENDING", self.stream, self.group, live[0][0], live[-1][0],
+                                                len(live) * 4, self.consumer)
+                deliveries = {p[0]: int(p[3]) for p in pending}
                 for message_id, fields in live:
                     raw = fields.get("message")
                     if raw is None:
@@ -285,5 +258,5 @@ class Router:
                         await self.on_exhausted(self.stream, message_id, raw, count)
                     else:
                         await self._spawn(message_id, raw)
-            if cursor in ("0-0", b"0-0"):
+            if cursor == "0-0":
                 return claimed

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 from .keys import JobFields, Keys
-from .types import RedisClient
+from .seam import Redis, pairs, script
 from .util import timestamp
-from .wire import Wire
 
-STEP_SCRIPT = resources.files("hotmesh_core").joinpath("scripts/step.lua").read_text()
+STEP = script("step")
+LEASE_RENEW = script("lease_renew")
+LEASE_RELEASE = script("lease_release")
 
 
 @dataclass
@@ -124,23 +124,15 @@ class StepResult:
 
 
 class Store:
-    """``client`` serves everything; ``wire`` (when set) carries the hot path: steps, their reads
-    and acks (one multiplexed, auto-pipelined connection, see ``wire.py``)."""
+    """The app registry, versions and job reads of one app, and the step script, on ``redis``."""
 
-    def __init__(self, client: RedisClient, keys: Keys, wire: Wire | None = None) -> None:
-        self.client = client
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self.redis = redis
         self.keys = keys
-        self.wire = wire
-        self._step = client.register_script(STEP_SCRIPT)
-        self._step_sha = wire.script(STEP_SCRIPT) if wire else ""
 
     async def step(self, spec: StepSpec) -> StepResult:
         argv = spec.encode()   # registers the streams it names
-        keys = [spec.job_key, *spec.streams]
-        if self.wire is not None:
-            raw = await self.wire.evalsha(self._step_sha, keys, [argv])
-        else:
-            raw = await self._step(keys=keys, args=[argv])
+        raw = await self.redis.run(STEP, [spec.job_key, *spec.streams], [argv])
         status = raw[0]
         if status == "ok":
             return StepResult("ok", int(raw[1]), bool(raw[2]))
@@ -149,18 +141,24 @@ class Store:
         return StepResult(status, detail=raw[1] if len(raw) > 1 else "")
 
     async def ack(self, stream: str, group: str, message_id: str) -> None:
-        if self.wire is not None:
-            await self.wire.call("XACK", stream, group, message_id)
-        else:
-            await self.client.xack(stream, group, message_id)
+        await self.redis.call("XACK", stream, group, message_id)
+
+    async def add_and_ack(self, stream: str, message: str, ack: tuple[str, str, str]) -> None:
+        """Add ``message`` to ``stream`` and ack the consumed entry ``ack`` in one transaction
+        (a reply that answers it, a retry that replaces it)."""
+        await self.redis.transaction([["XADD", stream, "*", "message", message], ["XACK", *ack]])
+
+    async def list_range(self, key: str) -> list[str]:
+        values: list[str] = await self.redis.call("LRANGE", key, 0, -1)
+        return values
+
+    async def get(self, key: str) -> str | None:
+        value: str | None = await self.redis.call("GET", key)
+        return value
 
     # -- app registry and versions ------------------------------------------------------------
     async def app_record(self) -> dict[str, str]:
-        if self.wire is not None:
-            flat = await self.wire.call("HGETALL", self.keys.app_registry())
-            return dict(zip(flat[::2], flat[1::2], strict=True))
-        record: dict[str, str] = await self.client.hgetall(self.keys.app_registry())
-        return record
+        return pairs(await self.redis.call("HGETALL", self.keys.app_registry()))
 
     async def active_version(self) -> str | None:
         record = await self.app_record()
@@ -169,43 +167,54 @@ class Store:
         return None
 
     async def compiled(self, version: str) -> str | None:
-        text: str | None
-        if self.wire is not None:
-            text = await self.wire.call("HGET", self.keys.versions(), version)
-        else:
-            text = await self.client.hget(self.keys.versions(), version)
+        text: str | None = await self.redis.call("HGET", self.keys.versions(), version)
         return text
 
     async def source(self, version: str) -> str | None:
-        text: str | None = await self.client.hget(self.keys.sources(), version)
+        text: str | None = await self.redis.call("HGET", self.keys.sources(), version)
         return text
 
     async def save_version(self, version: str, compiled: str, source: str,
                            hooks: dict[str, str]) -> None:
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.hset(self.keys.versions(), version, compiled)
-            pipe.hset(self.keys.sources(), version, source)
-            if hooks:
-                pipe.hset(self.keys.hooks(), mapping=hooks)
-            pipe.hsetnx(self.keys.app_registry(), "id", self.keys.app)
-            pipe.hset(self.keys.app_registry(), f"versions/{version}", f"deployed:{timestamp()}")
-            await pipe.execute()
+        registry = self.keys.app_registry()
+        commands: list[list[Any]] = [
+            ["HSET", self.keys.versions(), version, compiled],
+            ["HSET", self.keys.sources(), version, source],
+        ]
+        if hooks:
+            commands.append(["HSET", self.keys.hooks(), *[x for kv in hooks.items() for x in kv]])
+        commands += [["HSETNX", registry, "id", self.keys.app],
+                     ["HSET", registry, f"versions/{version}", f"deployed:{timestamp()}"]]
+        await self.redis.transaction(commands)
 
     async def set_active(self, version: str) -> None:
-        await self.client.hset(self.keys.app_registry(), mapping={
-            "id": self.keys.app, "version": version, "active": "true",
-            f"versions/{version}": f"activated:{timestamp()}",
-        })
+        await self.redis.call("HSET", self.keys.app_registry(), "id", self.keys.app, "version", version,
+                              "active", "true", f"versions/{version}", f"activated:{timestamp()}")
+
+    # -- leases (the scout role, the activation leader) ------------------------------------------
+    async def take_lease(self, role: str, holder: str, ms: int) -> bool:
+        """Take the lease ``role`` for ``ms`` unless someone holds it (SET NX PX)."""
+        return bool(await self.redis.call("SET", self.keys.lease(role), holder, "NX", "PX", int(ms)))
+
+    async def renew_lease(self, role: str, holder: str, ms: int) -> bool:
+        """Extend the lease if ``holder`` still holds it (``scripts/lease_renew.lua``)."""
+        return bool(await self.redis.run(LEASE_RENEW, [self.keys.lease(role)], [holder, int(ms)]))
+
+    async def release_lease(self, role: str, holder: str) -> bool:
+        """Give the lease up if ``holder`` still holds it (``scripts/lease_release.lua``)."""
+        return bool(await self.redis.run(LEASE_RELEASE, [self.keys.lease(role)], [holder]))
+
+    async def lease_held(self, role: str) -> bool:
+        return bool(await self.redis.call("EXISTS", self.keys.lease(role)))
 
     # -- jobs ----------------------------------------------------------------------------------
     async def read_fields(self, jid: str, fields: list[str]) -> list[str | None]:
-        values: list[str | None]
-        if self.wire is not None:
-            values = await self.wire.call("HMGET", self.keys.job(jid), *fields)
-        else:
-            values = await self.client.hmget(self.keys.job(jid), fields)
+        values: list[str | None] = await self.redis.call("HMGET", self.keys.job(jid), *fields)
         return values
 
+    async def read_field(self, jid: str, field: str) -> str | None:
+        value: str | None = await self.redis.call("HGET", self.keys.job(jid), field)
+        return value
+
     async def read_job(self, jid: str) -> dict[str, str]:
-        raw: dict[str, str] = await self.client.hgetall(self.keys.job(jid))
-        return raw
+        return pairs(await self.redis.call("HGETALL", self.keys.job(jid)))

@@ -11,33 +11,25 @@ import asyncio
 import contextlib
 import logging
 import random
-from importlib import resources
 
 from .faults import crash_point
 from .protocols import Host
-from .types import RedisClient
+from .seam import script
 from .util import wait_event
 
 log = logging.getLogger("hotmesh.scout")
 
-TIMERS_SCRIPT = resources.files("hotmesh_core").joinpath("scripts/timers.lua").read_text()
-RENEW = """if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0"""
-RELEASE = """if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0"""
+TIMERS = script("timers")
+ROLE = "time"
 BATCH = 200
 
 
 class TimeScout:
     def __init__(self, hm: Host) -> None:
         self.hm = hm
-        self.client: RedisClient = hm.client
-        self.lease_key = hm.keys.lease("time")
+        self.store = hm.store
         self.lease_ms = int(hm.settings.scout_lease_seconds * 1000)
         self.fidelity = hm.settings.fidelity_seconds
-        self._move = self.client.register_script(TIMERS_SCRIPT)
-        self._renew = self.client.register_script(RENEW)
-        self._release = self.client.register_script(RELEASE)
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self.holding = False
@@ -61,7 +53,7 @@ class TimeScout:
             await asyncio.wait({self._task}, timeout=5)
         if self.holding:
             with contextlib.suppress(Exception):
-                await self._release(keys=[self.lease_key], args=[self.hm.guid])
+                await self.store.release_lease(ROLE, self.hm.guid)
             self.holding = False
 
     async def _run(self) -> None:
@@ -71,20 +63,18 @@ class TimeScout:
             try:
                 now = loop.time()
                 if not self.holding:
-                    self.holding = bool(await self.client.set(self.lease_key, self.hm.guid, nx=True,
-                                                              px=self.lease_ms))
+                    self.holding = await self.store.take_lease(ROLE, self.hm.guid, self.lease_ms)
                     renew_at = now + self.lease_ms / 3000
                     if not self.holding:
                         await self._sleep(self.lease_ms / 2000 * (0.5 + random.random()))
                         continue
                 elif now >= renew_at:
-                    self.holding = bool(await self._renew(keys=[self.lease_key],
-                                                          args=[self.hm.guid, self.lease_ms]))
+                    self.holding = await self.store.renew_lease(ROLE, self.hm.guid, self.lease_ms)
                     renew_at = now + self.lease_ms / 3000
                     if not self.holding:
                         continue
-                moved, next_ms = await self._move(keys=[self.hm.keys.timers(), self.hm.keys.engine_stream()],
-                                                  args=[BATCH])
+                moved, next_ms = await self.store.redis.run(
+                    TIMERS, [self.hm.keys.timers(), self.hm.keys.engine_stream()], [BATCH])
                 self.fired += int(moved)
                 if int(moved):
                     crash_point("scout.after_move")

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import secrets
 import time
 from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-"
 
@@ -92,3 +94,13 @@ async def wait_event(event: asyncio.Event, seconds: float | None) -> bool:
         return bool(done)
     finally:
         waiter.cancel()
+
+
+def redact(url: str) -> str:
+    """The URL without its password (in the user part or the query), for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is not None:
+        host = parts.hostname or ""
+        netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        url = urlunsplit(parts._replace(netloc=netloc))
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", url)

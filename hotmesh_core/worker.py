@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import messages as msgs
-from .errors import HotMeshError, PayloadTooLargeError
+from .deadletters import DeadLetters
+from .errors import HotMeshError, PayloadTooLargeError, ValidationError
 from .faults import crash_point
 from .keys import WORKER_GROUP, check_id
 from .protocols import Host, RespondHere
@@ -83,7 +84,8 @@ class WorkerRunner:
         self.respond_here = respond_here
         self.stream = hm.keys.worker_stream(worker.topic)
         self.counts: dict[int, int] = {}
-        self.forwarder = Forwarder(hm.client, atomic=hm.keys.shards <= 1, wire=hm.store.wire)
+        self.forwarder = Forwarder(hm.store.redis, atomic=hm.keys.shards <= 1)
+        self.dead_letters = DeadLetters(hm.store.redis, hm.keys)
 
     async def handle(self, stream: str, message_id: str, raw: str) -> None:
         message = msgs.parse(raw)
@@ -94,17 +96,13 @@ class WorkerRunner:
         if out is None and status == "none":
             await self.hm.store.ack(stream, WORKER_GROUP, message_id)
             return
-        client = self.hm.store.client
         if status == "error":
             retry = (policies.get("retry") or {}).get(str(code))
             attempt = int(meta.get("try") or 0)
             if retry and int(retry[0]) > attempt:
                 await asyncio.sleep(_retry_delay_ms(attempt) / 1000)
                 again = {**message, "metadata": {**meta, "try": attempt + 1}}
-                async with client.pipeline(transaction=True) as pipe:
-                    pipe.xadd(stream, {"message": dumps(again)})
-                    pipe.xack(stream, WORKER_GROUP, message_id)
-                    await pipe.execute()
+                await self.hm.store.add_and_ack(stream, dumps(again), (stream, WORKER_GROUP, message_id))
                 return
         self.counts[code] = self.counts.get(code, 0) + 1
         reply_meta = {**meta, "guid": guid()}
@@ -119,6 +117,20 @@ class WorkerRunner:
         await self.forwarder.forward(self.hm.keys.engine_stream(meta.get("jid")), reply,
                                      stream, WORKER_GROUP, message_id)
         crash_point("worker.after_reply")
+
+    async def exhausted(self, stream: str, message_id: str, raw: str | None, deliveries: int) -> None:
+        """A message delivered more than the cap: its activity fails with code 999 (the reply goes
+        to the engine); one that cannot even be parsed goes to the dead letters."""
+        try:
+            message = msgs.parse(raw or "")
+        except ValidationError as exc:
+            await self.dead_letters.add(stream, WORKER_GROUP, message_id, raw, str(exc))
+            return
+        meta = {**message["metadata"], "guid": guid()}
+        error = {"message": "stream message max delivery count exceeded", "code": 999}
+        reply = msgs.build(meta, type=msgs.RESPONSE, data=error, status="error", code=999)
+        await self.hm.store.add_and_ack(self.hm.keys.engine_stream(meta.get("jid")), reply,
+                                        (stream, WORKER_GROUP, message_id))
 
     async def _call(self, message: WorkerMessage) -> tuple[str, int, Any]:
         try:

@@ -65,7 +65,7 @@ async def signal(engine: StepContext, index: AppIndex, activity: Activity, state
         key_value = resolve(activity.key_value, ctx)
         lists = await _index_lists(engine, index, rule.to, resolver.get("data") or {}, key_name, key_value)
         for list_key, stats_key in lists:
-            for jid in await engine.store.client.lrange(list_key, 0, -1):
+            for jid in await engine.store.list_range(list_key):
                 targets.append({**data, "id": jid})
             if truthy(resolver.get("scrub")):
                 spec.delete += [list_key, stats_key]
@@ -73,7 +73,7 @@ async def signal(engine: StepContext, index: AppIndex, activity: Activity, state
         targets.append(data)
     for payload in targets:
         key = signal_key(engine, rule, payload)
-        registration = await engine.store.client.get(key) if key else None
+        registration = await engine.store.get(key) if key else None
         if registration is None:
             continue
         aid, hook_dad, gid, jid = registration.split("::", 3)
@@ -173,7 +173,7 @@ async def interrupt_job(engine: StepContext, jid: str, options: dict[str, Any], 
     if not running and not suppress:
         raise JobCompletedError(f"Job {jid} already completed", job_id=jid)
     if truthy(options.get("descend")):
-        for child in await engine.store.client.lrange(engine.keys.dependents(jid), 0, -1):
+        for child in await engine.store.list_range(engine.keys.dependents(jid)):
             await interrupt_job(engine, child, {**options, "throw": options.get("throw")}, suppress=True)
     return running
 

@@ -79,7 +79,7 @@ async def hook_rule(engine: StepContext, topic: str) -> HookRule | None:
             return index.app.hooks[topic]
     except Exception:  # noqa: BLE001 - fall back to the app-wide hash
         pass
-    raw = await engine.store.client.hget(engine.keys.hooks(), topic)
+    raw: str | None = await engine.store.redis.call("HGET", engine.keys.hooks(), topic)
     if raw is None:
         return None
     rules = json.loads(raw)
@@ -96,7 +96,7 @@ async def webhook_message(engine: StepContext, topic: str, data: dict[str, Any],
     key = signal_key(engine, rule, data)
     if key is None:
         return None
-    registration = await engine.store.client.get(key)
+    registration = await engine.store.get(key)
     if registration is None:
         return None
     aid, dad, gid, jid = registration.split("::", 3)

@@ -283,7 +283,6 @@ async def fail_exhausted(engine: StepContext, message: dict[str, Any], ack: tupl
     meta = message["metadata"]
     kind = message.get("type")
     error = {"message": reason, "code": 999}
-    client = engine.store.client
     if kind == msgs.TRANSITION:
         found = await read_state(engine, meta["jid"], meta["aid"], meta["dad"])
         if found is None or found[2].ledger != SEEDED or found[2].meta.get("gid") != meta.get("gid"):
@@ -306,7 +305,4 @@ async def fail_exhausted(engine: StepContext, message: dict[str, Any], ack: tupl
     else:
         reply = msgs.build({**meta, "guid": "X" + meta["guid"][1:]}, type=msgs.RESPONSE, data=error,
                            status="error", code=999, exhausted=True)
-    async with client.pipeline(transaction=True) as pipe:
-        pipe.xadd(engine.keys.engine_stream(meta["jid"]), {"message": reply})
-        pipe.xack(ack[0], ack[1], ack[2])
-        await pipe.execute()
+    await engine.store.add_and_ack(engine.keys.engine_stream(meta["jid"]), reply, ack)

@@ -143,8 +143,5 @@ async def start_child(engine: StepContext, message: dict[str, Any], ack: tuple[s
         error = {"message": exc.message, "code": exc.code}
         parent_meta = msgs.metadata(parent.jid, parent.gid, parent.dad, parent.aid, trc=parent.trc,
                                     message_guid="E" + meta["guid"][1:])
-        async with engine.store.client.pipeline(transaction=True) as pipe:
-            pipe.xadd(engine.keys.engine_stream(parent.jid), {"message": msgs.build(
-                parent_meta, type=msgs.RESULT, data=error, status="error", code=exc.code)})
-            pipe.xack(ack[0], ack[1], ack[2])
-            await pipe.execute()
+        await engine.store.add_and_ack(engine.keys.engine_stream(parent.jid), msgs.build(
+            parent_meta, type=msgs.RESULT, data=error, status="error", code=exc.code), ack)

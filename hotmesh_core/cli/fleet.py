@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from ..quorum import PAUSED  # what a paused consumer reports as its throttle (ms)
+from ..config import PAUSED  # what a paused consumer reports as its throttle (ms)
 from .output import emit_json, table
 from .runtime import Options, json_option, pass_options, run_client
 

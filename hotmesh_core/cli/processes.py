@@ -20,8 +20,9 @@ import click
 
 from ..hotmesh import HotMesh
 from ..redis_server import RedisServer
+from ..util import redact
 from .loading import parse_worker
-from .output import CliError, InputError, emit_json, redact
+from .output import CliError, InputError, emit_json
 from .runtime import Options, connect, json_option, pass_options
 
 

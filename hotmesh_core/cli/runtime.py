@@ -9,14 +9,10 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import click
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 
-from ..errors import ConnectionLostError, HotMeshError, ValidationError
+from ..errors import HotMeshError
 from ..hotmesh import HotMesh
-from .output import CliError, InputError, describe, one_line, redact
+from .output import CliError, InputError, describe
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -73,8 +69,6 @@ class HotMeshGroup(click.Group):
             raise
         except HotMeshError as exc:
             raise CliError(describe(exc)) from exc
-        except RedisError as exc:
-            raise CliError(f"redis: {exc}") from exc
         except OSError as exc:
             raise CliError(str(exc)) from exc
         except Exception as exc:
@@ -84,25 +78,9 @@ class HotMeshGroup(click.Group):
                            "(set HOTMESH_DEBUG=1 for the traceback)") from exc
 
 
-async def probe(url: str, timeout: float = 3.0) -> None:
-    """Fail fast (the library client retries for about 30 s) when Redis cannot be reached."""
-    try:
-        client: Redis = Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout,
-                                       retry=Retry(NoBackoff(), 0))
-    except ValueError as exc:
-        raise ValidationError(f"invalid Redis URL {redact(url)!r}: {exc}") from None
-    try:
-        await client.ping()
-    except (RedisError, OSError) as exc:
-        raise ConnectionLostError(f"cannot reach Redis at {redact(url)}: {one_line(str(exc))}") from None
-    finally:
-        await client.aclose()
-
-
 async def connect(options: Options, app_id: str | None = None, **init: Any) -> HotMesh:
     url = options.url()
     app = app_id or options.app()
-    await probe(url)
     return await HotMesh.init(app, url, **init)
 
 

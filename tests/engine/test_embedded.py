@@ -24,7 +24,8 @@ SCRIPT = textwrap.dedent("""
         hm = await HotMesh.init("emb", None, workers=[Worker("work.do", work)])
         await hm.activate(await hm.deploy(os.environ["APP_YAML"]))
         job = await hm.pubsub("s2.test", {"a": "hello"}, timeout=10)
-        info = await hm.client.info("server")
+        info = dict(line.split(":", 1) for line in (await hm.redis.call("INFO", "server")).splitlines()
+                    if ":" in line)
         print(json.dumps({"data": job["data"], "url": redis_server._embedded.url,
                           "pid": redis_server._embedded.process.pid,
                           "version": info["redis_version"]}))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from ..helpers import assert_eventually
@@ -13,16 +12,7 @@ from .test_scenarios_basic import PARALLEL, hello_world, more_world
 async def test_events_flow_only_while_watched(mesh, redis_url) -> None:
     hm = await mesh(PARALLEL, workers={"work.do": hello_world, "work.do.more": more_world})
     received: list[dict[str, Any]] = []
-    listener = hm.client.pubsub()
-    await listener.psubscribe(hm.keys.job_events_pattern())
-
-    async def drain() -> None:
-        while True:
-            message = await listener.get_message(ignore_subscribe_messages=True, timeout=0.2)
-            if message:
-                received.append(json.loads(message["data"]))
-
-    task = asyncio.create_task(drain())
+    stop = await hm.listen_events(received.append)
     try:
         quiet = await hm.pubsub("seq.test", {"a": "quiet"})
         await asyncio.sleep(0.3)
@@ -37,8 +27,7 @@ async def test_events_flow_only_while_watched(mesh, redis_url) -> None:
         last = [e for e in received if e["jid"] == jid][-1]
         assert last["js"] == 0 and last["dad"] == ",0,0,0"
     finally:
-        task.cancel()
-        await listener.aclose()
+        await stop()
 
 
 async def test_list_jobs_finds_live_jobs_newest_first(mesh, sync_redis) -> None:

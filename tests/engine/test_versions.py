@@ -42,16 +42,8 @@ async def test_s22_activation_quorum_across_instances(mesh, redis_url, app_id) -
     a = await mesh(version("1"), workers={"ver.work": work})
     b = await mesh(None, workers={"ver.work": work})
     heard: list[dict[str, Any]] = []
-    listener = a.client.pubsub()
-    await listener.subscribe(a.keys.quorum_channel())
-
-    async def record() -> None:
-        while True:
-            message = await listener.get_message(ignore_subscribe_messages=True, timeout=0.1)
-            if message:
-                heard.append(json.loads(message["data"]))
-
-    task = asyncio.create_task(record())
+    listener = a.redis.subscriber()
+    await listener.subscribe(a.keys.quorum_channel(), lambda channel, data: heard.append(json.loads(data)))
     try:
         await a.deploy(version("2").replace("{APP}", a.app_id))
         assert (await a.pubsub("ver.test", {}))["data"]["version"] == "1"    # deploy does not switch
@@ -59,8 +51,7 @@ async def test_s22_activation_quorum_across_instances(mesh, redis_url, app_id) -
         assert results == [True, True]
         await asyncio.sleep(0.2)
     finally:
-        task.cancel()
-        await listener.aclose()
+        await listener.close()
     pings = [m for m in heard if m["type"] == "ping"]
     activates = [m for m in heard if m["type"] == "activate"]
     assert len(pings) == 4 and len(activates) == 1

@@ -6,12 +6,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from hotmesh_core import wire as wire_module
-from hotmesh_core.streams import Trimmer, backlog
+from hotmesh_core.errors import ConnectionLostError, RedisCommandError, RedisTimeoutError
+from hotmesh_core.streams import backlog, trim
 from hotmesh_core.wire import Wire
 
 from ..helpers import backlog as sync_backlog
@@ -41,7 +38,7 @@ async def test_errors_are_per_command_and_the_connection_goes_on(wire: Wire, app
     key = f"{app_id}:s"
     await wire.call("SET", key, "text")
     results = await asyncio.gather(wire.call("INCR", key), wire.call("GET", key), return_exceptions=True)
-    assert isinstance(results[0], ResponseError) and "not an integer" in str(results[0])
+    assert isinstance(results[0], RedisCommandError) and "not an integer" in str(results[0])
     assert results[1] == "text"
 
 
@@ -71,11 +68,11 @@ async def test_a_killed_connection_is_replaced_and_the_command_retried(wire: Wir
     assert await wire.call("CLIENT", "ID") != me
 
 
-async def test_a_server_that_stops_answering_is_cut_off(redis_url: str, sync_redis, monkeypatch) -> None:
-    monkeypatch.setattr(wire_module, "RETRIES", 0)
-    slow = Wire(redis_url, timeout=0.5)
+async def test_a_server_that_stops_answering_is_cut_off(redis_url: str, sync_redis) -> None:
+    slow = Wire(redis_url, timeout=0.5, reconnect_seconds=0)
     try:
-        with pytest.raises((RedisConnectionError, RedisTimeoutError)):
+        await slow.call("PING")
+        with pytest.raises((ConnectionLostError, RedisTimeoutError)):
             await slow.call("DEBUG", "SLEEP", "2")       # Redis busy for 2 s: the watchdog gives up at 0.5
         await asyncio.sleep(1.7)
         assert await slow.call("PING") == "PONG"        # and the next command gets a new connection
@@ -89,19 +86,13 @@ async def test_trim_removes_only_what_every_consumer_is_done_with(wire: Wire, sy
     ids = [sync_redis.xadd(stream, {"n": str(n)}) for n in range(10)]
     sync_redis.xreadgroup(group, "c1", {stream: ">"}, count=6)      # 6 delivered
     sync_redis.xack(stream, group, *ids[:2], *ids[3:5])              # 0,1,3,4 acked; 2 and 5 pending
-    trimmer = Trimmer(_client(redis_url), wire)
-    removed = await trimmer.trim(stream)
+    removed = await trim(wire, stream)
     assert removed == 2                                   # 0 and 1: older than the oldest pending (2)
     assert [e[0] for e in sync_redis.xrange(stream)] == ids[2:]
     sync_redis.xack(stream, group, ids[2], ids[5])
-    await trimmer.trim(stream)
+    await trim(wire, stream)
     assert [e[0] for e in sync_redis.xrange(stream)] == ids[5:]      # kept: last delivered + undelivered
     assert sync_backlog(sync_redis, stream) == 4                      # 6..9 never delivered
-    assert await backlog(_client(redis_url), stream) == 4
-    assert await trimmer.trim(f"{app_id}:none") == 0                 # no stream: nothing to do
+    assert await backlog(wire, stream) == 4
+    assert await trim(wire, f"{app_id}:none") == 0                 # no stream: nothing to do
 
-
-def _client(url: str):
-    from hotmesh_core.connection import command_client
-
-    return command_client(url, 4)

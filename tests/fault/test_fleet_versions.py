@@ -18,18 +18,11 @@ V2 = FAULT_APP.replace("version: '1'", "version: '2'").replace(
     "k0: { type: trigger, stats: { id: '{$self.input.data.id}' }, job: { maps: { v: 2 } } }")
 
 
-async def capture(hm: Any) -> tuple[list[dict[str, Any]], asyncio.Task[None], Any]:
+async def capture(hm: Any) -> tuple[list[dict[str, Any]], Any]:
     heard: list[dict[str, Any]] = []
-    listener = hm.client.pubsub()
-    await listener.subscribe(hm.keys.quorum_channel())
-
-    async def record() -> None:
-        while True:
-            message = await listener.get_message(ignore_subscribe_messages=True, timeout=0.1)
-            if message:
-                heard.append(json.loads(message["data"]))
-
-    return heard, asyncio.create_task(record()), listener
+    listener = hm.redis.subscriber()
+    await listener.subscribe(hm.keys.quorum_channel(), lambda channel, data: heard.append(json.loads(data)))
+    return heard, listener
 
 
 async def test_activate_v2_while_500_v1_jobs_run(mesh, fleet, sync_redis, app_id) -> None:
@@ -40,13 +33,12 @@ async def test_activate_v2_while_500_v1_jobs_run(mesh, fleet, sync_redis, app_id
         fleet.start("worker", work="0.05,0.2")
     old = await publish(hm, 500, "old", sleep=1)
     await hm.deploy(V2.replace("{APP}", app_id))
-    heard, task, listener = await capture(hm)
+    heard, listener = await capture(hm)
     try:
         assert await hm.activate("2", delay_ms=150) is True
         await asyncio.sleep(0.3)
     finally:
-        task.cancel()
-        await listener.aclose()
+        await listener.close()
     new = await publish(hm, 50, "new")
     await assert_eventually(lambda: all_done(sync_redis, app_id, old + new), timeout=90, interval=0.5)
     report = check(sync_redis, app_id, old, fleet.oracle, EXPECTED)
