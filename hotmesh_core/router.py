@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .config import PAUSED, Settings
-from .errors import ConnectionLostError, RedisCommandError, RedisTimeoutError
+from .errors import ConnectionLostError, RedisAuthError, RedisCommandError, RedisTimeoutError
 from .seam import Redis, pairs
 from .streams import ensure_group, trim
 from .util import wait_event
@@ -133,7 +133,7 @@ class Router:
                     cursor = entries[-1][0]
             except asyncio.CancelledError:
                 raise
-            except (ConnectionLostError, RedisTimeoutError) as exc:
+            except (ConnectionLostError, RedisTimeoutError, RedisAuthError) as exc:
                 log.warning("redis unavailable on %s (%s); retrying in %.1fs", self.stream, exc, backoff)
                 await asyncio.sleep(backoff + random.random() * backoff)
                 backoff = min(backoff * 2, 5.0)

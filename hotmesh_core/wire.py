@@ -74,7 +74,7 @@ def translate(message: str) -> Exception:
     if kind == "NOSCRIPT":
         return _NoScript(message)
     if kind in ("NOAUTH", "WRONGPASS") or message.startswith(("ERR invalid password", "ERR AUTH")) \
-            or "invalid username-password" in message:
+            or "invalid username-password" in message or "unauthenticated" in message:
         return RedisAuthError(f"redis refused the credentials: {message}")
     if kind == "NOPERM" or "NOPERM" in message:
         return RedisPermissionError(f"redis ACL: {message}")
@@ -515,18 +515,30 @@ class WireSubscriber:
                                      return_when=asyncio.FIRST_COMPLETED)
         if future not in done:
             self._confirm.pop((kind.lower(), name), None)
-            if not protocol.lost.done() and not self._closing:
-                raise RedisTimeoutError(f"redis did not confirm {kind} {name}")
+            if self._closing:
+                return
+            (self._channels if kind == "subscribe" else self._patterns).pop(name, None)
+            if protocol.lost.done():
+                raise ConnectionLostError(f"the pub/sub connection to redis was lost during {kind} {name}")
+            raise RedisTimeoutError(f"redis did not confirm {kind} {name}")
 
     async def subscribe(self, channel: str, callback: MessageCallback) -> None:
         await self._start()
+        self._live()
         self._channels[channel] = callback
         await self._send_and_confirm("subscribe", channel)
 
     async def psubscribe(self, pattern: str, callback: MessageCallback) -> None:
         await self._start()
+        self._live()
         self._patterns[pattern] = callback
         await self._send_and_confirm("psubscribe", pattern)
+
+    def _live(self) -> None:
+        """A new subscription while the connection is down fails now (the ones made before it
+        went down are made again when it comes back)."""
+        if self._protocol is None or self._protocol.lost.done():
+            raise ConnectionLostError("the pub/sub connection to redis is down (reconnecting)")
 
     async def unsubscribe(self, channel: str) -> None:
         if self._channels.pop(channel, None) is not None and self._protocol is not None:
