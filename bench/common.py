@@ -334,27 +334,27 @@ def make_tls_files(directory: Path, host: str = "127.0.0.1") -> TlsFiles:
 def tls_redis_server() -> Any:
     """A private redis-server that speaks TLS only: ``--port 0 --tls-port <free>``, a throwaway CA and
     server certificate (in the server's own temp dir, removed by ``stop``), clients not asked for
-    certificates. ``.url`` is ``rediss://127.0.0.1:<port>/0?ssl_ca_certs=<ca.pem>``; ``.tls`` the files."""
+    certificates. ``.url`` is ``rediss://127.0.0.1:<port>/0?ssl_ca_certs=<ca.pem>``; ``.tls_files`` the files."""
     from hotmesh_core.redis_server import RedisServer, free_port
 
     class TlsRedisServer(RedisServer):
         def __init__(self) -> None:
             port = free_port()
             super().__init__(port=port)
-            self.tls = make_tls_files(self.data_dir / "tls")
+            self.tls_files = make_tls_files(self.data_dir / "tls")
             # RedisServer.start passes ``--port <port>``; the later ``--port 0`` wins: no plain TCP
-            self.extra_args = ["--port", "0", "--tls-port", str(port), "--tls-cert-file", str(self.tls.cert),
-                               "--tls-key-file", str(self.tls.key), "--tls-ca-cert-file", str(self.tls.ca),
+            self.extra_args = ["--port", "0", "--tls-port", str(port), "--tls-cert-file", str(self.tls_files.cert),
+                               "--tls-key-file", str(self.tls_files.key), "--tls-ca-cert-file", str(self.tls_files.ca),
                                "--tls-auth-clients", "no"]
 
         def start(self, timeout: float = 10.0) -> TlsRedisServer:
             super().start(timeout)
             self.url = with_query(redis_url(int(self.port or 0)).replace("redis://", "rediss://", 1),
-                                  ssl_ca_certs=self.tls.ca)
+                                  ssl_ca_certs=self.tls_files.ca)
             return self
 
         def _ping(self) -> bool:
-            return tls_ping(int(self.port or 0), self.tls.ca)
+            return tls_ping(int(self.port or 0), self.tls_files.ca)
 
     return TlsRedisServer()
 

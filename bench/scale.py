@@ -17,7 +17,7 @@ Usage::
 
     python bench/scale.py [--engines 1,2,4] [--n 5000] [--scenario seq|fan] [--inflight 500]
         [--warmup 200] [--port P] [--out results.jsonl] [--tag default] [--timeout 3600]
-        [--stall-s 120] [--expire-seconds 1] [--max-connections M] [--working-tree]
+        [--stall-s 120] [--expire-seconds 1] [--working-tree]
 
 Redis: ``--port`` or ``REDIS_PORT`` names a running redis-server on 127.0.0.1 (it is FLUSHDB'd!);
 without either a private one is started on a free loopback port (``hotmesh_core.RedisServer``).
@@ -340,8 +340,6 @@ async def member_main(a: argparse.Namespace) -> int:
         sys.stdout.flush()
 
     options: dict[str, Any] = {"expire_seconds": a.expire_seconds}
-    if a.max_connections > 0:
-        options["max_connections"] = a.max_connections
     hm = await HotMesh.init(APP, redis_url(a.port), engine=True,
                             workers=[Worker(t, echo(t)) for t in WORKER_TOPICS[a.scenario]],
                             settings=Settings(**options))
@@ -368,7 +366,6 @@ class Member:
     port: int
     scenario: str
     expire_seconds: int = 1
-    max_connections: int = 0
     tracemalloc: bool = False
     proc: asyncio.subprocess.Process | None = None
     info: dict[str, Any] = field(default_factory=dict)
@@ -380,8 +377,7 @@ class Member:
 
     async def start(self, timeout: float = 60.0) -> None:
         args = [sys.executable, str(HERE / "scale.py"), "--role", "member", "--port", str(self.port),
-                "--scenario", self.scenario, "--expire-seconds", str(self.expire_seconds),
-                "--max-connections", str(self.max_connections)]
+                "--scenario", self.scenario, "--expire-seconds", str(self.expire_seconds)]
         if self.tracemalloc:
             args.append("--tracemalloc")
         self.proc = await asyncio.create_subprocess_exec(*args, stdin=asyncio.subprocess.PIPE,
@@ -446,7 +442,7 @@ async def stop_members(members: Iterable[Member]) -> None:
 
 
 async def start_members(k: int, o: argparse.Namespace, tracing: bool = False) -> list[Member]:
-    members = [Member(o.port, o.scenario, o.expire_seconds, o.max_connections, tracing) for _ in range(k)]
+    members = [Member(o.port, o.scenario, o.expire_seconds, tracing) for _ in range(k)]
     outs = await asyncio.gather(*(m.start() for m in members), return_exceptions=True)
     failed = [out for out in outs if isinstance(out, BaseException)]
     if failed:
@@ -465,8 +461,6 @@ async def publisher(o: argparse.Namespace) -> Any:
     finally:
         await admin.aclose()
     options: dict[str, Any] = {"expire_seconds": o.expire_seconds}
-    if o.max_connections > 0:
-        options["max_connections"] = o.max_connections
     hm = await HotMesh.init(APP, redis_url(o.port), engine=False, settings=Settings(**options))
     version = await hm.deploy(HERE / "bench.yaml")
     if not await hm.activate(version):
@@ -660,8 +654,6 @@ def add_common(p: argparse.ArgumentParser) -> None:
                    help="fail a phase when no job completes for this many seconds")
     p.add_argument("--expire-seconds", type=int, default=1,
                    help="Settings.expire_seconds of every HotMesh (1: the reference's default)")
-    p.add_argument("--max-connections", type=int, default=0,
-                   help="Settings.max_connections of every HotMesh (0: hotmesh_core's default)")
     p.add_argument("--working-tree", action="store_true",
                    help="import hotmesh_core from the working tree in every process instead of one copy "
                         "taken at start (edits made during the run would then mix versions)")

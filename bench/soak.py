@@ -27,7 +27,7 @@ Usage::
 
     python bench/soak.py [--n 100000] [--every 10000] [--inflight 500] [--scenario seq|fan]
         [--tracemalloc] [--settle-ms 1500] [--port P] [--out results.jsonl] [--tag default]
-        [--timeout 14400] [--stall-s 120] [--expire-seconds 1] [--max-connections M] [--working-tree]
+        [--timeout 14400] [--stall-s 120] [--expire-seconds 1] [--working-tree]
 
 Redis: ``--port`` or ``REDIS_PORT`` names a running redis-server on 127.0.0.1 (it is FLUSHDB'd!);
 without either a private one is started on a free loopback port. Both processes import one copy of

@@ -63,7 +63,7 @@ Usage::
 
     python bench/waiting.py [--n 1000000] [--kind both|timer|signal] [--procs 2] [--concurrency 200]
         [--sleep 30] [--safety 1.5] [--calibrate C] [--expire 86400] [--settle 2] [--out FILE]
-        [--port P | REDIS_URL=...] [--fidelity S] [--max-connections M] [--timeout 3600] [--stall 120]
+        [--port P | REDIS_URL=...] [--fidelity S] [--timeout 3600] [--stall 120]
 
 ``--n`` is the total (``both``: half timers, half signals). Redis: ``--port`` (127.0.0.1) or
 ``$REDIS_URL`` names a running server (its database is FLUSHDB'd at the start and left as it is at
@@ -248,7 +248,6 @@ class Options:
     out: Path | None
     url: str | None
     fidelity: float | None
-    max_connections: int | None
     timeout: float
     stall: float
 
@@ -320,8 +319,6 @@ class WaitBench:
         out: dict[str, Any] = {}
         if self.o.fidelity is not None:
             out["fidelity_seconds"] = self.o.fidelity
-        if self.o.max_connections is not None:
-            out["max_connections"] = self.o.max_connections
         return out
 
     async def _deploy(self) -> None:
@@ -908,8 +905,6 @@ def parse_args(argv: Iterable[str] | None = None) -> Options:
                    help="redis-server on 127.0.0.1 (FLUSHDB'd!); default $REDIS_PORT, then $REDIS_URL, "
                         "else a private one")
     p.add_argument("--fidelity", type=float, default=None, help="Settings.fidelity_seconds (default: engine's)")
-    p.add_argument("--max-connections", type=int, default=None,
-                   help="Settings.max_connections of each process (default: engine's)")
     p.add_argument("--timeout", type=float, default=3600.0, help="cap (s) on one start or signal phase")
     p.add_argument("--stall", type=float, default=120.0,
                    help="give up waiting for a phase after this many seconds without engine progress")
@@ -920,7 +915,7 @@ def parse_args(argv: Iterable[str] | None = None) -> Options:
     url = f"redis://127.0.0.1:{a.port}/0" if a.port else (os.environ.get("REDIS_URL") or None)
     return Options(n=a.n, kind=a.kind, procs=a.procs, concurrency=a.concurrency, sleep=a.sleep, safety=a.safety,
                    calibrate=calibrate, expire=a.expire, settle=a.settle, out=a.out, url=url,
-                   fidelity=a.fidelity, max_connections=a.max_connections, timeout=a.timeout,
+                   fidelity=a.fidelity, timeout=a.timeout,
                    stall=a.stall)
 
 

@@ -95,9 +95,9 @@ def test_tls_redis_server() -> None:
     server = common.start_redis(tls=True)
     try:
         assert server.url.startswith(f"rediss://127.0.0.1:{server.port}/0?ssl_ca_certs=")
-        assert server.tls.ca.exists() and server.tls.cert.exists() and server.tls.key.exists()
+        assert server.tls_files.ca.exists() and server.tls_files.cert.exists() and server.tls_files.key.exists()
         if shutil.which("redis-cli"):
-            assert common.redis_cli_tls_ping(server.port, server.tls.ca) == "PONG"
+            assert common.redis_cli_tls_ping(server.port, server.tls_files.ca) == "PONG"
         admin = common.sync_client(server.url)                 # the harness' admin client, over TLS
         try:
             assert admin.ping() is True
