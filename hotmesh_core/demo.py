@@ -14,13 +14,12 @@ import sys
 
 from .examples import example_apps
 from .hotmesh import HotMesh
+from .redis_server import embedded_url
 
 
 async def main(serve: bool) -> int:
     url = os.environ.get("REDIS_URL")
     if not url:
-        from .redis_server import embedded_url
-
         url = embedded_url()
         print(f"embedded redis-server running at {url}")
     meshes: list[HotMesh] = []

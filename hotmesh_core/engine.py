@@ -116,10 +116,6 @@ class Engine:
         """Enter nocache mode (the quorum's fifth message) until ``version`` is active."""
         self._until = version
 
-    def forget_active(self) -> None:
-        """Re-read the active version on the next message."""
-        self._active = None
-
     # -- the stream handler --------------------------------------------------------------------
     async def consume(self, stream: str, message_id: str, raw: str) -> None:
         """The engine stream's handler: one step per message; a message that cannot be parsed or

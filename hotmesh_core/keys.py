@@ -44,6 +44,8 @@ import re
 import zlib
 from dataclasses import dataclass
 
+from .errors import ValidationError
+
 ENGINE_GROUP = "ENGINE"
 WORKER_GROUP = "WORKER"
 SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -120,9 +122,6 @@ class Keys:
     def lease(self, role: str) -> str:
         return f"{self.prefix}w:{role}"
 
-    def work_lists(self) -> str:
-        return f"{self.prefix}w:"
-
     def throttles(self) -> str:
         return f"{self.prefix}r:"
 
@@ -151,8 +150,6 @@ class Keys:
 
 def check_id(kind: str, value: object) -> str:
     """Validate an app id, topic, job id or version label: ``[A-Za-z0-9._-]``, 1 to 128 chars."""
-    from .errors import ValidationError
-
     if not isinstance(value, str) or not SAFE_ID.match(value):
         raise ValidationError(
             f"invalid {kind} {value!r}: use 1 to 128 characters from A-Z a-z 0-9 . _ -"
@@ -197,14 +194,6 @@ class JobFields:
     @staticmethod
     def output(aid: str, dad: str) -> str:
         return f"o/{aid}{dad}"
-
-    @staticmethod
-    def input(aid: str, dad: str) -> str:
-        return f"i/{aid}{dad}"
-
-    @staticmethod
-    def hook(aid: str, dad: str) -> str:
-        return f"h/{aid}{dad}"
 
     @staticmethod
     def entry(aid: str, dad: str) -> tuple[str, str, str, str]:
