@@ -9,15 +9,15 @@ from typing import Any
 
 import panel as pn
 
-from hotmesh_core import HotMesh
 from hotmesh_core.compiler import CompiledApp
 
 from .forms import InputForm, check_input, parse_input
+from .mesh import Mesh
 from .runtime import describe_error
 
 
 class StartJob:
-    def __init__(self, mesh: HotMesh, on_started: Callable[[str], Awaitable[None] | None] | None = None,
+    def __init__(self, mesh: Mesh, on_started: Callable[[str], Awaitable[None] | None] | None = None,
                  example: dict[str, Any] | None = None) -> None:
         self.mesh = mesh
         self.on_started = on_started
