@@ -18,7 +18,7 @@ from hotmesh_core.keys import ENGINE_GROUP, WORKER_GROUP
 
 from .mesh import Mesh
 from .runtime import describe_error
-from .theme import TABLE_CSS
+from .theme import TABLE_CSS, AlertType
 
 PAUSED = -1
 COLUMNS = ["role", "topic", "throttle", "depth", "pending", "consumers", "process", "pid", "counts"]
@@ -123,5 +123,5 @@ class FleetView:
             self._say(f"Throttle failed: {describe_error(exc)}", "danger")
         await self.load()
 
-    def _say(self, text: str, kind: str) -> None:
+    def _say(self, text: str, kind: AlertType) -> None:
         self.message.alert_type, self.message.object, self.message.visible = kind, text, True

@@ -26,7 +26,7 @@ from .mesh import Mesh
 from .model import graph_model
 from .runtime import describe_error
 from .status import JobState
-from .theme import legend_html
+from .theme import AlertType, legend_html
 from .timeline import Timeline
 
 TICK_MS = 200
@@ -239,7 +239,7 @@ class JobView:
         self.inspector.object = inspector_html(activity, aid, self.export, self.state.node_status(aid), text)
 
     # -- actions -------------------------------------------------------------------------------
-    def _say(self, text: str, kind: str = "success") -> None:
+    def _say(self, text: str, kind: AlertType = "success") -> None:
         self.message.alert_type, self.message.object, self.message.visible = kind, text, True
 
     def _topic(self) -> str:

@@ -127,7 +127,8 @@ class RunsTable:
             css_classes=["hm-runs-table"], header_align="left", stylesheets=[TABLE_CSS])
         if self.table.style is not None:          # pandas Styler: a colour per status cell
             self.table.style.map(_status_style, subset=["status"])
-        self.table.on_click(self._clicked)
+        # panel awaits coroutine callbacks; Tabulator.on_click's annotation only admits plain functions
+        self.table.on_click(self._clicked)   # type: ignore[arg-type]
         for widget in (self.status, self.jid, self.topic, self.version, self.since, self.text):
             widget.param.watch(lambda _e: self.apply_filters(), "value")
         self.refresh_button.on_click(self._refresh_clicked)

@@ -14,6 +14,7 @@ from hotmesh_core.compiler import CompiledApp
 from .forms import InputForm, check_input, parse_input
 from .mesh import Mesh
 from .runtime import describe_error
+from .theme import AlertType
 
 
 class StartJob:
@@ -116,5 +117,5 @@ class StartJob:
             if result is not None:
                 await result
 
-    def _say(self, text: str, kind: str = "danger") -> None:
+    def _say(self, text: str, kind: AlertType = "danger") -> None:
         self.message.alert_type, self.message.object, self.message.visible = kind, text, True

@@ -18,7 +18,7 @@ from .editor import activation_text
 from .graph import GraphView
 from .mesh import Mesh
 from .runtime import describe_error
-from .theme import TABLE_CSS, legend_html
+from .theme import TABLE_CSS, AlertType, legend_html
 
 
 def version_rows(versions: list[VersionInfo]) -> list[dict[str, Any]]:
@@ -159,5 +159,5 @@ class VersionsView:
             if outcome is not None:
                 await outcome
 
-    def _say(self, text: str, kind: str) -> None:
+    def _say(self, text: str, kind: AlertType) -> None:
         self.outcome.alert_type, self.outcome.object, self.outcome.visible = kind, text, True
