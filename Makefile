@@ -25,7 +25,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check hotmesh_core tests bench
+	$(VENV)/bin/ruff check hotmesh_core tests bench studio
 	$(VENV)/bin/mypy
 
 chaos: $(STAMP)

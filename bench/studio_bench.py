@@ -143,18 +143,19 @@ async def runs_bench(url: str) -> None:
         version = await hm.deploy(big_manifest(8).replace("id: bench", "id: studio-bench"))
         await hm.activate(version)
         now = int(time.time() * 1000)
-        async with hm.client.pipeline(transaction=False) as pipe:
-            for n in range(JOBS):
-                jid = f"job-{n:05d}"
-                created = now - (JOBS - n) * 1000
-                stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(created / 1000)) + f".{created % 1000:03d}"
-                pipe.hset(hm.keys.job(jid), mapping={
-                    JobFields.SEMAPHORE: "0" if n % 10 else "1", JobFields.meta("tpc"): "bench.go",
-                    JobFields.meta("jid"): jid,
-                    JobFields.meta("vrs"): "1", JobFields.meta("jc"): stamp, JobFields.meta("ju"): stamp,
-                    JobFields.activity("a0", ",0"): json.dumps({"ac": stamp, "au": stamp}),
-                    JobFields.output("a0", ",0"): json.dumps({"n": n})})
-            await pipe.execute()
+        commands: list[list[str]] = []
+        for n in range(JOBS):
+            jid = f"job-{n:05d}"
+            created = now - (JOBS - n) * 1000
+            stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(created / 1000)) + f".{created % 1000:03d}"
+            fields = {
+                JobFields.SEMAPHORE: "0" if n % 10 else "1", JobFields.meta("tpc"): "bench.go",
+                JobFields.meta("jid"): jid,
+                JobFields.meta("vrs"): "1", JobFields.meta("jc"): stamp, JobFields.meta("ju"): stamp,
+                JobFields.activity("a0", ",0"): json.dumps({"ac": stamp, "au": stamp}),
+                JobFields.output("a0", ",0"): json.dumps({"n": n})}
+            commands.append(["HSET", hm.keys.job(jid), *[x for kv in fields.items() for x in kv]])
+        await hm.redis.pipeline(commands)
         table = RunsTable(hm, limit=JOBS)
         await atimed("RunsTable.load (list + HMGET + frame + filter)", table.load)
         print(f"    rows loaded: {len(table.frame)}")
@@ -165,7 +166,7 @@ async def runs_bench(url: str) -> None:
                   for n in range(0, 100, 10)]
         await atimed("apply_events (10 jobs finished)", lambda: table.apply_events(events))
     finally:
-        await hm.client.delete(*[hm.keys.job(f"job-{n:05d}") for n in range(JOBS)])
+        await hm.redis.call("DEL", *[hm.keys.job(f"job-{n:05d}") for n in range(JOBS)])
         await hm.stop()
 
 

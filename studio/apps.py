@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 from pathlib import Path
 from typing import Any
@@ -80,8 +81,7 @@ class AppsView:
         tall = self.direction.value == "TB"
         for view in self.views:
             if view.model is not None:
-                height = _height(len(view.model.nodes), tall)
-                bokeh_write(lambda figure=view.figure, height=height: setattr(figure, "height", height))
+                bokeh_write(functools.partial(setattr, view.figure, "height", _height(len(view.model.nodes), tall)))
                 view.show(view.model, self.direction.value)
 
     def _inspect(self, aid: str | None) -> None:

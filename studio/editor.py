@@ -1,7 +1,7 @@
 """The YAML editor: highlighting, compiler errors in the gutter, a live preview, deploy and activate.
 
 ``check_manifest`` is pure (text in, compiled app or located errors out); ``annotations_for`` maps
-errors to Ace gutter annotations. ``EditorView`` needs only a ``HotMesh`` (for deploy/activate),
+errors to Ace gutter annotations. ``EditorView`` needs only a ``Mesh`` (a ``HotMesh``, for deploy/activate),
 so a notebook can use it too.
 """
 
@@ -16,10 +16,11 @@ from typing import Any
 import panel as pn
 import yaml
 
-from hotmesh_core import HotMesh, ManifestError
+from hotmesh_core import ManifestError
 from hotmesh_core.compiler import CompiledApp, diff_breaking, load_manifest, plan
 
 from .graph import GraphView
+from .mesh import Mesh
 from .model import graph_models
 from .runtime import describe_error
 from .theme import legend_html
@@ -119,7 +120,7 @@ def next_version(text: str, taken: list[str]) -> str:
 class EditorView:
     """Edit an app's YAML; ``on_deployed(version, activated)`` is called after a deploy."""
 
-    def __init__(self, mesh: HotMesh | None = None, folder: Path | None = None, app_id: str | None = None,
+    def __init__(self, mesh: Mesh | None = None, folder: Path | None = None, app_id: str | None = None,
                  on_deployed: Any = None, height: int = 560) -> None:
         self.mesh = mesh
         self.folder = folder

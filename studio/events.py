@@ -1,24 +1,29 @@
-"""Live activity events: one Redis pattern subscriber per process, fanned out to per-view feeds.
+"""Live activity events: each app's ``HotMesh.listen_events``, fanned out to per-view feeds.
 
 Engines publish ``{"type": "activity", "jid", "aid", "dad", "atp", "status", "code", "ts", "js",
 "finished"}`` on ``hmsh:<app>:e:<jid>`` while someone watches (``HotMesh.watch``). ``EventHub``
-holds the one subscription; each browser session (or notebook widget) opens a ``Feed`` for an app
-or a single job and drains it on its own schedule (every ~200 ms), so one busy page never slows
-the others and a closed page costs nothing. ``generation`` grows after every reconnect: a view
-that sees it change takes a fresh snapshot, since events published meanwhile were lost.
+holds one listener per app (the app's own pub/sub connection; the hub serves several apps); each
+browser session (or notebook widget) opens a ``Feed`` for an app or a single job and drains it on
+its own schedule (every ~200 ms), so one busy page never slows the others and a closed page costs
+nothing. ``Feed.generation`` (the app's ``HotMesh.events_generation``) grows after every pub/sub
+reconnect: a view that sees it change takes a fresh snapshot, since events published meanwhile
+were lost.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
+import functools
 import logging
 from collections import deque
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from hotmesh_core import HotMeshError
+
+from .mesh import Mesh
+
+if TYPE_CHECKING:
+    from panel.io.callbacks import PeriodicCallback
 
 log = logging.getLogger("hotmesh.studio")
 
@@ -32,6 +37,11 @@ class Feed:
         self.jid = jid
         self.buffer: deque[dict[str, Any]] = deque(maxlen=maxlen)
         self.closed = False
+
+    @property
+    def generation(self) -> int:
+        """The app's events generation: when it changes, events may have been missed."""
+        return self.hub.generation(self.app_id)
 
     def push(self, event: dict[str, Any]) -> None:
         self.buffer.append(event)
@@ -48,24 +58,29 @@ class Feed:
 
 
 class EventHub:
-    """``await hub.add_app(app_id, pattern)`` then ``hub.feed(app_id, jid)``; ``await hub.stop()``."""
+    """``await hub.add_app(mesh)`` for each app, then ``hub.feed(app_id, jid)``; ``await hub.stop()``."""
 
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.pubsub = client.pubsub(ignore_subscribe_messages=True)
-        self.patterns: dict[str, str] = {}          # pattern -> app id
+    def __init__(self) -> None:
+        self.apps: dict[str, Mesh] = {}
         self.feeds: dict[tuple[str, str | None], set[Feed]] = {}
-        self.generation = 0
         self.received = 0
-        self._task: asyncio.Task[None] | None = None
+        self._stops: dict[str, Callable[[], Awaitable[None]]] = {}
 
-    async def add_app(self, app_id: str, pattern: str) -> None:
-        if pattern in self.patterns:
+    async def add_app(self, mesh: Mesh) -> None:
+        """Listen to the live events of ``mesh``'s app (once per app)."""
+        app_id = mesh.app_id
+        if app_id in self.apps:
             return
-        self.patterns[pattern] = app_id
-        await self.pubsub.psubscribe(pattern)
-        if self._task is None:
-            self._task = asyncio.create_task(self._listen(), name="studio events")
+        self.apps[app_id] = mesh
+        try:
+            self._stops[app_id] = await mesh.listen_events(functools.partial(self.dispatch, app_id))
+        except BaseException:
+            del self.apps[app_id]
+            raise
+
+    def generation(self, app_id: str) -> int:
+        mesh = self.apps.get(app_id)
+        return mesh.events_generation if mesh is not None else 0
 
     def feed(self, app_id: str, jid: str | None = None) -> Feed:
         feed = Feed(self, app_id, jid)
@@ -85,44 +100,18 @@ class EventHub:
             for feed in self.feeds.get(key, ()):
                 feed.push(event)
 
-    async def _listen(self) -> None:
-        backoff = 0.1
-        while True:
-            try:
-                message = await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                backoff = 0.1
-            except asyncio.CancelledError:
-                raise
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-                log.warning("studio event subscription lost (%s); reconnecting", exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-                with contextlib.suppress(Exception):
-                    await self.pubsub.connect()
-                    await self.pubsub.on_connect(self.pubsub.connection)
-                    self.generation += 1
-                continue
-            if not message or message.get("type") != "pmessage":
-                continue
-            app_id = self.patterns.get(message.get("pattern") or "")
-            try:
-                event = json.loads(message["data"])
-            except (TypeError, ValueError):
-                continue
-            if app_id and isinstance(event, dict):
-                self.dispatch(app_id, event)
-
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
-        with contextlib.suppress(Exception):
-            await self.pubsub.aclose()
+        """Stop listening (call it before stopping the apps' ``HotMesh``)."""
+        stops, self._stops = self._stops, {}
+        self.apps.clear()
+        for app_id, stop in stops.items():
+            try:
+                await stop()
+            except HotMeshError as exc:   # Redis gone: the subscription goes with the connection
+                log.debug("live events of %s: %s", app_id, exc)
 
 
-def every(callback: Any, period_ms: int) -> Any:
+def every(callback: Callable[[], Awaitable[None] | None], period_ms: int) -> PeriodicCallback:
     """A periodic callback of this session that does not flash the page's busy indicator.
 
     ``pn.state.add_periodic_callback`` marks the page busy on every run, which at 4-5 runs a

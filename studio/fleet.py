@@ -2,9 +2,9 @@
 stream depth, pending entries, counts by status code and throttle, and throttle/pause/resume per
 topic or for all, through the quorum.
 
-With an engine that predates ``HotMesh.roll_call``/``throttle`` it falls back to what this server
-process can see: stream depths and consumer groups from Redis, counts and throttles of its own
-routers, and controls that act on those routers only.
+When nobody answers the roll call in time (a pub/sub hiccup), the rows are this server process's
+own members (``HotMesh.members``); depths and pending entries come from Redis either way
+(``HotMesh.stream_stats``) and cover every process.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ from typing import Any
 import pandas as pd
 import panel as pn
 
-from hotmesh_core import HotMesh
 from hotmesh_core.keys import ENGINE_GROUP, WORKER_GROUP
-from hotmesh_core.streams import backlog
 
+from .mesh import Mesh
 from .runtime import describe_error
-from .theme import TABLE_CSS
+from .theme import TABLE_CSS, AlertType
 
 PAUSED = -1
 COLUMNS = ["role", "topic", "throttle", "depth", "pending", "consumers", "process", "pid", "counts"]
@@ -35,53 +34,33 @@ def counts_text(counts: dict[str, Any]) -> str:
     return ", ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=lambda kv: str(kv[0]))) or "0"
 
 
-async def fleet_rows(mesh: HotMesh) -> tuple[list[dict[str, Any]], bool]:
+async def fleet_rows(mesh: Mesh) -> tuple[list[dict[str, Any]], bool]:
     """Rows of the fleet table, and whether they come from a roll call of every process."""
-    groups: dict[str, tuple[int, int]] = {}
+    stats: dict[str, dict[str, int]] = {}
 
-    async def group_info(stream: str, role: str) -> tuple[int, int]:
-        if stream not in groups:
-            groups[stream] = await _group_info(mesh, stream, ENGINE_GROUP if role == "engine" else WORKER_GROUP)
-        return groups[stream]
+    async def stream_stats(stream: str, role: str) -> dict[str, int]:
+        if stream not in stats:
+            stats[stream] = await mesh.stream_stats(stream, ENGINE_GROUP if role == "engine" else WORKER_GROUP)
+        return stats[stream]
 
-    if hasattr(mesh, "roll_call"):
-        rows = []
-        for profile in await mesh.roll_call():
-            pending, consumers = await group_info(profile["stream"], profile["role"])
-            rows.append({"role": profile["role"], "topic": profile.get("topic") or "(engine)",
-                         "process": str(profile.get("guid", ""))[:10],
-                         "pid": (profile.get("system") or {}).get("pid", ""),
-                         "depth": profile.get("stream_depth", 0), "pending": pending, "consumers": consumers,
-                         "counts": counts_text(profile.get("counts") or {}),
-                         "throttle": throttle_text(profile.get("throttle"))})
-        return rows, True
+    profiles = await mesh.roll_call()
+    everyone = bool(profiles)
+    if not everyone:
+        profiles = mesh.members()
     rows = []
-    routers = {router.stream: router for router in mesh.routers}
-    members: list[tuple[str, str, str, dict[str, Any]]] = []
-    if mesh.engine is not None:
-        members.append(("engine", "(engine)", mesh.keys.engine_stream(), dict(mesh.engine.counts)))
-    members += [("worker", r.worker.topic, r.stream, dict(r.counts)) for r in mesh.workers]
-    for role, topic, stream, counts in members:
-        pending, consumers = await group_info(stream, role)
-        router = routers.get(stream)
-        rows.append({"role": role, "topic": topic, "process": mesh.guid[:10], "pid": "", "depth":
-                     await backlog(mesh.client, stream), "pending": pending, "consumers": consumers,
-                     "counts": counts_text(counts), "throttle": throttle_text(router.throttle_ms if router else None)})
-    return rows, False
-
-
-async def _group_info(mesh: HotMesh, stream: str, group: str) -> tuple[int, int]:
-    try:
-        for info in await mesh.client.xinfo_groups(stream):
-            if info.get("name") == group:
-                return int(info.get("pending", 0)), int(info.get("consumers", 0))
-    except Exception:  # noqa: BLE001 - the stream may not exist yet
-        pass
-    return 0, 0
+    for profile in profiles:
+        found = await stream_stats(profile["stream"], profile["role"])
+        rows.append({"role": profile["role"], "topic": profile.get("topic") or "(engine)",
+                     "process": str(profile.get("guid", ""))[:10],
+                     "pid": (profile.get("system") or {}).get("pid", ""),
+                     "depth": profile.get("stream_depth", found["backlog"]), "pending": found["pending"],
+                     "consumers": found["consumers"], "counts": counts_text(profile.get("counts") or {}),
+                     "throttle": throttle_text(profile.get("throttle"))})
+    return rows, everyone
 
 
 class FleetView:
-    def __init__(self, mesh: HotMesh) -> None:
+    def __init__(self, mesh: Mesh) -> None:
         self.mesh = mesh
         self.everyone = True
         self.table = pn.widgets.Tabulator(pd.DataFrame(columns=COLUMNS), show_index=False, disabled=True,
@@ -121,9 +100,9 @@ class FleetView:
         self.note.object = ("<div class='hm-muted'>Every engine and worker of the app that answered the roll "
                             "call, refreshed every 2 s. Throttles go through the quorum and persist.</div>"
                             if self.everyone else
-                            "<div class='hm-muted'>This engine version has no roll call: the rows are this "
+                            "<div class='hm-muted'>No answer to the roll call in time: the rows are this "
                             "studio server's own engine and workers (depths and pending entries come from "
-                            "Redis and cover every process), and the controls act on this server only.</div>")
+                            "Redis and cover every process). Throttles still go through the quorum.</div>")
 
     async def _apply(self, _event: Any = None) -> None:
         await self.set_throttle(int(self.throttle.value or 0))
@@ -138,19 +117,11 @@ class FleetView:
         chosen = self.topic.value or "all"
         what = "paused" if ms < 0 else (f"throttled to {ms} ms" if ms else "resumed")
         try:
-            if hasattr(self.mesh, "throttle"):
-                applied = await self.mesh.throttle(ms, topic=None if chosen == "all" else chosen)
-                self._say(f"{chosen} {what}: applied by {applied} member(s) of the quorum.", "info")
-            else:
-                streams = {r.stream for r in self.mesh.routers} if chosen == "all" else \
-                    {self.mesh.keys.worker_stream(chosen)}
-                hit = [r for r in self.mesh.routers if r.stream in streams]
-                for router in hit:
-                    router.set_throttle(ms)
-                self._say(f"{chosen} {what}: {len(hit)} consumer(s) of this server process.", "info")
+            applied = await self.mesh.throttle(ms, topic=None if chosen == "all" else chosen)
+            self._say(f"{chosen} {what}: applied by {applied} member(s) of the quorum.", "info")
         except Exception as exc:  # noqa: BLE001 - shown in the page
             self._say(f"Throttle failed: {describe_error(exc)}", "danger")
         await self.load()
 
-    def _say(self, text: str, kind: str) -> None:
+    def _say(self, text: str, kind: AlertType) -> None:
         self.message.alert_type, self.message.object, self.message.visible = kind, text, True

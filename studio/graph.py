@@ -98,11 +98,13 @@ class GraphView:
                            line_width=width, line_alpha=0.9)
         fig.scatter("x", "y", source=self.arrows, marker="triangle", size=9, angle="angle",
                     fill_color="color", line_color="color")
-        label = fig.text("x", "y", text="text", source=self.labels, text_font_size="9px", text_color="#475569",
-                 text_align="center", text_baseline="middle", background_fill_color="#fbfcfe",
-                 background_fill_alpha=0.9)
+        # bokeh's stubs: GlyphAPI.text omits the Text glyph's background_fill_* properties, and
+        # BorderRadius is typed as Property[int] where bokeh takes an int
+        label = fig.text("x", "y", text="text", source=self.labels, text_font_size="9px",  # type: ignore[call-arg]
+                         text_color="#475569", text_align="center", text_baseline="middle",
+                         background_fill_color="#fbfcfe", background_fill_alpha=0.9)
         boxes = fig.rect("x", "y", "w", "h", source=self.nodes, fill_color="fill", line_color="line",
-                         line_width="width", border_radius=6, name=f"{self.name}-boxes",
+                         line_width="width", border_radius=6, name=f"{self.name}-boxes",  # type: ignore[arg-type]
                          selection_fill_color="fill", selection_line_color="#0f172a",
                          nonselection_fill_alpha=1.0, nonselection_line_alpha=1.0)
         marker = fig.scatter("mx", "y", source=self.nodes, marker="marker", size=11, fill_color="line",

@@ -3,7 +3,7 @@
 Live protocol: open a feed on the job's event channel first, then take the export snapshot, then
 apply every buffered event (``JobState`` merges monotonically, so order does not matter). A
 periodic callback drains the feed every 200 ms and applies one batched update. ``JobView`` needs
-only a ``HotMesh`` (and optionally a shared ``EventHub``), so a notebook can use it as is.
+only a ``Mesh`` (a ``HotMesh``, and optionally a shared ``EventHub``), so a notebook can use it as is.
 """
 
 from __future__ import annotations
@@ -16,23 +16,24 @@ from typing import Any
 
 import panel as pn
 
-from hotmesh_core import HotMesh, JobNotFoundError
+from hotmesh_core import JobNotFoundError
 from hotmesh_core.compiler import CompiledApp
 
 from .events import EventHub, Feed, every
 from .graph import GraphView
 from .inspector import activity_yaml, inspector_html
+from .mesh import Mesh
 from .model import graph_model
 from .runtime import describe_error
 from .status import JobState
-from .theme import legend_html
+from .theme import AlertType, legend_html
 from .timeline import Timeline
 
 TICK_MS = 200
 
 
 class JobView:
-    def __init__(self, mesh: HotMesh, hub: EventHub | None = None, folder: Path | None = None,
+    def __init__(self, mesh: Mesh, hub: EventHub | None = None, folder: Path | None = None,
                  on_open_job: Callable[[str], Awaitable[None] | None] | None = None) -> None:
         self.mesh = mesh
         self.hub = hub
@@ -94,9 +95,9 @@ class JobView:
         jid = jid.strip()
         self.message.visible = False
         if self.hub is None:
-            self.hub = EventHub(self.mesh.client)
+            self.hub = EventHub()
         if self._own_hub:
-            await self.hub.add_app(self.mesh.app_id, self.mesh.keys.job_events_pattern())
+            await self.hub.add_app(self.mesh)
             await self.mesh.watch(30)
         self.feed = self.hub.feed(self.mesh.app_id, jid)      # subscribe first ...
         try:
@@ -108,7 +109,7 @@ class JobView:
             return self._fail(describe_error(exc))
         self.jid = jid
         self.state = JobState(jid)
-        self._generation = self.hub.generation
+        self._generation = self.feed.generation
         await self._load(export)
         self.state.apply(self.feed.drain())                  # ... then what arrived meanwhile
         self._render()
@@ -140,11 +141,11 @@ class JobView:
         meta = export.get("metadata", {})
         version = str(meta.get("vrs") or "")
         if version not in self._apps:
-            raw = await self.mesh.store.compiled(version)
-            source = await self.mesh.store.source(version)
-            if raw is None:
+            app = await self.mesh.compiled(version)
+            source = await self.mesh.source(version)
+            if app is None:
                 raise JobNotFoundError(f"version {version} of the job is not deployed", job_id=self.jid)
-            self._apps[version] = (CompiledApp.from_json(raw), source)
+            self._apps[version] = (app, source)
         self.app, self.source = self._apps[version]
         topic = meta.get("tpc") or ""
         graph = next((g for g in self.app.graphs if g.subscribes == topic), self.app.graphs[0])
@@ -164,8 +165,8 @@ class JobView:
         self._ticks += 1
         if self._own_hub and self._ticks % 50 == 0:
             await self.mesh.watch(30)
-        if self.hub.generation != self._generation:     # reconnected: events may have been lost
-            self._generation = self.hub.generation
+        if self.feed.generation != self._generation:     # reconnected: events may have been lost
+            self._generation = self.feed.generation
             await self.refresh()
             return
         events = self.feed.drain()
@@ -238,7 +239,7 @@ class JobView:
         self.inspector.object = inspector_html(activity, aid, self.export, self.state.node_status(aid), text)
 
     # -- actions -------------------------------------------------------------------------------
-    def _say(self, text: str, kind: str = "success") -> None:
+    def _say(self, text: str, kind: AlertType = "success") -> None:
         self.message.alert_type, self.message.object, self.message.visible = kind, text, True
 
     def _topic(self) -> str:

@@ -101,7 +101,8 @@ def dot_source(model: GraphModel, direction: str) -> str:
 def run_dot(source: str) -> str:
     import graphviz
 
-    return graphviz.Source(source, engine="dot").pipe(format="plain").decode()
+    plain: bytes = graphviz.Source(source, engine="dot").pipe(format="plain")
+    return plain.decode()
 
 
 def dot_layout(model: GraphModel, direction: str) -> Layout:

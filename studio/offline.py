@@ -10,22 +10,27 @@ local dist path. The browser tests fail on any request that leaves 127.0.0.1.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+_patched = False
 
 
 def keep_stylesheets_local() -> None:
+    global _patched
     from panel import reactive
     from panel.io import resources
 
-    if getattr(resources.patch_stylesheet, "hotmesh_local", False):
+    if _patched:
         return
-    original = resources.patch_stylesheet
+    _patched = True
+    original: Callable[[Any, str], None] = resources.patch_stylesheet
 
     def patch_stylesheet(stylesheet: Any, dist_url: str) -> None:
         if dist_url == resources.CDN_DIST and not resources.use_cdn():
             dist_url = resources.get_dist_path(cdn=False)
         original(stylesheet, dist_url)
 
-    patch_stylesheet.hotmesh_local = True  # type: ignore[attr-defined]
     resources.patch_stylesheet = patch_stylesheet      # used by Design._apply_params
-    reactive.patch_stylesheet = patch_stylesheet       # imported by name for _get_properties/_update_model
+    # imported by name for _get_properties/_update_model; panel.reactive does not re-export it
+    reactive.patch_stylesheet = patch_stylesheet       # type: ignore[attr-defined]

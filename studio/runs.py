@@ -1,8 +1,9 @@
 """The runs of an app: a table filterable by status, id, topic, version, time and input values,
 kept current by the app's live events; and the form that starts a job.
 
-Rows come from ``HotMesh.list_jobs`` plus one pipelined HMGET per job for its status and metadata.
-``RunsTable`` needs only a ``HotMesh`` and optionally a ``Feed``, so notebooks can reuse it.
+Rows come from ``HotMesh.list_jobs`` plus ``HotMesh.job_fields`` (the status and metadata of every
+listed job in one round trip). ``RunsTable`` needs only a ``Mesh`` (a ``HotMesh``) and optionally a
+``Feed``, so notebooks can reuse it.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from typing import Any
 import pandas as pd
 import panel as pn
 
-from hotmesh_core import HotMesh
 from hotmesh_core.keys import JobFields
 
 from .events import Feed
+from .mesh import Mesh
 from .status import job_status, parse_ts
 from .theme import STATUS_COLORS, TABLE_CSS
 
@@ -29,18 +30,17 @@ SINCE = {"any time": None, "last 5 minutes": 300, "last hour": 3600, "last 24 ho
 INPUT_CHARS = 160
 
 
-async def fetch_rows(mesh: HotMesh, jobs: list[tuple[str, int]], triggers: dict[str, str]) -> list[dict[str, Any]]:
+async def fetch_rows(mesh: Mesh, jobs: list[tuple[str, int]], triggers: dict[str, str]) -> list[dict[str, Any]]:
     """One row per ``(jid, created_ms)``: status, topic, version, times and the trigger's input.
 
-    One pipelined HMGET per job reads the metadata and the trigger entry of every graph of the
-    app (a handful of fields), so the input comes in the same round trip.
+    ``job_fields`` reads the metadata and the trigger entry of every graph of the app (a handful
+    of fields) of every job in one round trip, so the input comes with the status.
     """
+    if not jobs:
+        return []
     topics = list(triggers)
     inputs = [JobFields.output(triggers[t], ",0") for t in topics]
-    async with mesh.client.pipeline(transaction=False) as pipe:
-        for jid, _ in jobs:
-            pipe.hmget(mesh.keys.job(jid), FIELDS + inputs)
-        values = await pipe.execute()
+    values = await mesh.job_fields([jid for jid, _ in jobs], FIELDS + inputs)
     rows = []
     for (jid, created_ms), value in zip(jobs, values, strict=True):
         if value[0] is None:
@@ -103,7 +103,7 @@ def _clock(ms: int) -> str:
 class RunsTable:
     """The runs list; ``on_open(jid)`` is called when a row is clicked."""
 
-    def __init__(self, mesh: HotMesh, feed: Feed | None = None, limit: int = 5000,
+    def __init__(self, mesh: Mesh, feed: Feed | None = None, limit: int = 5000,
                  on_open: Callable[[str], Awaitable[None] | None] | None = None) -> None:
         self.mesh = mesh
         self.feed = feed
@@ -127,7 +127,8 @@ class RunsTable:
             css_classes=["hm-runs-table"], header_align="left", stylesheets=[TABLE_CSS])
         if self.table.style is not None:          # pandas Styler: a colour per status cell
             self.table.style.map(_status_style, subset=["status"])
-        self.table.on_click(self._clicked)
+        # panel awaits coroutine callbacks; Tabulator.on_click's annotation only admits plain functions
+        self.table.on_click(self._clicked)   # type: ignore[arg-type]
         for widget in (self.status, self.jid, self.topic, self.version, self.since, self.text):
             widget.param.watch(lambda _e: self.apply_filters(), "value")
         self.refresh_button.on_click(self._refresh_clicked)
@@ -156,14 +157,10 @@ class RunsTable:
         self.load_seconds = time.perf_counter() - started
 
     async def _read_triggers(self) -> None:
-        from hotmesh_core.compiler import CompiledApp
-
-        record = await self.mesh.store.app_record()
-        for key in record:
-            if key.startswith("versions/"):
-                raw = await self.mesh.store.compiled(key.split("/", 1)[1])
-                if raw:
-                    self.triggers.update(CompiledApp.from_json(raw).subscriptions)
+        for info in await self.mesh.versions():
+            app = await self.mesh.compiled(info.version)
+            if app is not None:
+                self.triggers.update(app.subscriptions)
 
     def _options(self) -> None:
         topics = ["all", *sorted(set(self.frame["topic"]) - {""})]

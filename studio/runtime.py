@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import redis.asyncio as aioredis
-
-from hotmesh_core import HotMesh, ManifestError
+from hotmesh_core import HotMesh, HotMeshError, ManifestError
+from hotmesh_core.errors import ConnectionLostError, RedisTimeoutError
 from hotmesh_core.examples import ExampleApp, example_apps
+from hotmesh_core.wire import Wire
 
 from .events import EventHub
 
@@ -81,11 +81,11 @@ class StudioRuntime:
 
     async def _start(self) -> None:
         url = self.url()
-        probe = aioredis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+        probe = Wire(url, timeout=3, connect_timeout=3)   # a Wire that never connected fails at once
         try:
-            await probe.ping()
+            await probe.call("PING")
         finally:
-            await probe.aclose()
+            await probe.close()
         examples = self._examples if self._examples is not None else example_apps()
         for example in examples:
             if example.app_id in self.apps:
@@ -98,15 +98,15 @@ class StudioRuntime:
             except ManifestError as exc:
                 handle.notice = f"{example.manifest.name} was not deployed: {exc.message}"
                 continue
-            if await mesh.store.active_version() is None:
+            if await mesh.active_version() is None:
                 await mesh.activate(version)
             await _seed(handle)
         first = next(iter(self.apps.values()), None)
         if first is not None:
             if self.hub is None:
-                self.hub = EventHub(first.mesh.client)
+                self.hub = EventHub()
             for handle in self.apps.values():
-                await self.hub.add_app(handle.app_id, handle.mesh.keys.job_events_pattern())
+                await self.hub.add_app(handle.mesh)
         if self._watcher is None:
             self._watcher = asyncio.create_task(self._renew_watch(), name="studio watch")
 
@@ -135,13 +135,13 @@ class StudioRuntime:
         self.sessions = max(0, self.sessions - 1)
 
     async def _stop_meshes(self) -> None:
+        if self.hub is not None:          # first: its listeners use the meshes' connections
+            await self.hub.stop()
+            self.hub = None
         for handle in list(self.apps.values()):
             with contextlib.suppress(Exception):
                 await handle.mesh.stop()
         self.apps.clear()
-        if self.hub is not None:
-            await self.hub.stop()
-            self.hub = None
 
     async def stop(self) -> None:
         if self._watcher:
@@ -169,12 +169,7 @@ async def _seed(handle: AppHandle) -> None:
 
 def describe_error(exc: BaseException, url: str | None = None) -> str:
     """A sentence a person can act on, for the errors the studio meets."""
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
-    from hotmesh_core import HotMeshError
-
-    if isinstance(exc, RedisConnectionError | RedisTimeoutError | ConnectionError | OSError):
+    if isinstance(exc, ConnectionLostError | RedisTimeoutError | ConnectionError | OSError):
         where = f" at {url}" if url else ""
         detail = str(exc).rstrip(". ")
         return f"Redis is unreachable{where}: {detail}. Check that it is running (or set REDIS_URL), then retry."

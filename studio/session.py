@@ -58,14 +58,12 @@ class AppSession:
     async def load(self) -> None:
         """Read the active version and draw its graphs (the first tab)."""
         mesh = self.handle.mesh
-        version = await mesh.store.active_version()
-        record = await mesh.store.app_record()
-        self.deployed = [k.split("/", 1)[1] for k in record if k.startswith("versions/")]
+        version = await mesh.active_version()
+        self.deployed = [info.version for info in await mesh.versions()]
         self.active, self.source = None, None
         if version is not None:
-            raw = await mesh.store.compiled(version)
-            self.source = await mesh.store.source(version)
-            self.active = CompiledApp.from_json(raw) if raw else None
+            self.active = await mesh.compiled(version)
+            self.source = await mesh.source(version)
         note = self.handle.notice or ("" if version else "No active version: deploy one in the Editor.")
         self.apps.show(self.active, self.source, note)
         if self.start is not None:

@@ -9,15 +9,16 @@ from typing import Any
 
 import panel as pn
 
-from hotmesh_core import HotMesh
 from hotmesh_core.compiler import CompiledApp
 
 from .forms import InputForm, check_input, parse_input
+from .mesh import Mesh
 from .runtime import describe_error
+from .theme import AlertType
 
 
 class StartJob:
-    def __init__(self, mesh: HotMesh, on_started: Callable[[str], Awaitable[None] | None] | None = None,
+    def __init__(self, mesh: Mesh, on_started: Callable[[str], Awaitable[None] | None] | None = None,
                  example: dict[str, Any] | None = None) -> None:
         self.mesh = mesh
         self.on_started = on_started
@@ -116,5 +117,5 @@ class StartJob:
             if result is not None:
                 await result
 
-    def _say(self, text: str, kind: str = "danger") -> None:
+    def _say(self, text: str, kind: AlertType = "danger") -> None:
         self.message.alert_type, self.message.object, self.message.visible = kind, text, True

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+#: the colours of a ``pn.pane.Alert`` (its ``alert_type``)
+AlertType = Literal["primary", "secondary", "success", "danger", "warning", "info", "light", "dark"]
+
 # activity type -> (colour, Bokeh marker): shape and colour both tell the type
 TYPE_STYLE = {
     "trigger": ("#0f766e", "triangle"),

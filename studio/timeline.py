@@ -17,7 +17,8 @@ class Timeline:
     def __init__(self, name: str = "gantt") -> None:
         self.source = ColumnDataSource({"row": [], "start": [], "end": [], "color": [], "status": [],
                                         "ms": [], "aid": []}, name=f"{name}-bars")
-        self.figure = figure(name=f"{name}-plot", y_range=FactorRange(), height=140,
+        self.rows_range = FactorRange()
+        self.figure = figure(name=f"{name}-plot", y_range=self.rows_range, height=140,
                              x_axis_label="seconds since the job started",
                              sizing_mode="stretch_width", tools="xpan,xwheel_zoom,reset",
                              toolbar_location="right", outline_line_color=None, min_border_left=10,
@@ -48,7 +49,7 @@ class Timeline:
 
         def write() -> None:
             if relabel:
-                self.figure.y_range.factors = factors
+                self.rows_range.factors = factors
                 self.figure.height = max(120, 46 + ROW_PX * len(factors))
             self.source.data = data
 

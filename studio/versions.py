@@ -10,27 +10,21 @@ from typing import Any
 import pandas as pd
 import panel as pn
 
-from hotmesh_core import HotMesh
 from hotmesh_core.compiler import CompiledApp
+from hotmesh_core.deployment import VersionInfo
 
 from .diff import graph_diffs, text_diff_html
 from .editor import activation_text
 from .graph import GraphView
+from .mesh import Mesh
 from .runtime import describe_error
-from .theme import TABLE_CSS, legend_html
+from .theme import TABLE_CSS, AlertType, legend_html
 
 
-def version_rows(record: dict[str, str]) -> list[dict[str, Any]]:
-    """Rows from the app registry hash: version, state, deployed/activated stamps (newest first)."""
-    active = record.get("version") if record.get("active") == "true" else None
-    rows = []
-    for key, value in record.items():
-        if not key.startswith("versions/"):
-            continue
-        version = key.split("/", 1)[1]
-        event, _, stamp = value.partition(":")
-        rows.append({"version": version, "state": "active" if version == active else "deployed",
-                     "last event": event, "at": _stamp(stamp)})
+def version_rows(versions: list[VersionInfo]) -> list[dict[str, Any]]:
+    """Rows from ``HotMesh.versions``: version, state, deployed/activated stamps (newest first)."""
+    rows = [{"version": v.version, "state": "active" if v.active else "deployed", "last event": v.state,
+             "at": _stamp(v.at)} for v in versions]
     rows.sort(key=lambda r: (0, int(r["version"])) if r["version"].isdigit() else (1, r["version"]), reverse=True)
     return rows
 
@@ -42,7 +36,7 @@ def _stamp(value: str) -> str:
 
 
 class VersionsView:
-    def __init__(self, mesh: HotMesh, on_edit: Callable[[str, str], Any] | None = None,
+    def __init__(self, mesh: Mesh, on_edit: Callable[[str, str], Any] | None = None,
                  on_activated: Callable[[str], Awaitable[None] | None] | None = None) -> None:
         self.mesh = mesh
         self.on_edit = on_edit
@@ -88,11 +82,11 @@ class VersionsView:
 
     async def load(self) -> None:
         try:
-            record = await self.mesh.store.app_record()
+            versions = await self.mesh.versions()
         except Exception as exc:  # noqa: BLE001 - shown in the page
             self._say(f"Could not read versions: {describe_error(exc)}", "danger")
             return
-        self.rows = version_rows(record)
+        self.rows = version_rows(versions)
         self.table.value = pd.DataFrame(self.rows, columns=["version", "state", "last event", "at"])
         labels = [r["version"] for r in self.rows]
         active = next((r["version"] for r in self.rows if r["state"] == "active"), None)
@@ -106,10 +100,10 @@ class VersionsView:
 
     async def _app(self, version: str) -> tuple[CompiledApp, str] | None:
         if version not in self.apps:
-            raw = await self.mesh.store.compiled(version)
-            if raw is None:
+            app = await self.mesh.compiled(version)
+            if app is None:
                 return None
-            self.apps[version] = (CompiledApp.from_json(raw), await self.mesh.store.source(version) or "")
+            self.apps[version] = (app, await self.mesh.source(version) or "")
         return self.apps[version]
 
     async def compare(self) -> None:
@@ -165,5 +159,5 @@ class VersionsView:
             if outcome is not None:
                 await outcome
 
-    def _say(self, text: str, kind: str) -> None:
+    def _say(self, text: str, kind: AlertType) -> None:
         self.outcome.alert_type, self.outcome.object, self.outcome.visible = kind, text, True

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -52,7 +52,11 @@ def connect(app_id: str, redis_url: str | None = None, **options: Any) -> SyncHo
 
 
 class LoopMesh:
-    """A ``HotMesh`` seen from another event loop: coroutine methods run on the mesh's own loop."""
+    """A ``HotMesh`` seen from another event loop: coroutine methods run on the mesh's own loop.
+
+    It is a ``studio.mesh.Mesh`` (every attribute is the ``HotMesh``'s, coroutine methods forwarded),
+    so the studio's views take it as they take a ``HotMesh``.
+    """
 
     def __init__(self, sync: SyncHotMesh) -> None:
         self._sync = sync
@@ -102,17 +106,17 @@ def _compiled(app_or_hm: Any) -> CompiledApp:
     if isinstance(app_or_hm, CompiledApp):
         return app_or_hm
     if isinstance(app_or_hm, SyncHotMesh | LoopMesh):
-        sync = app_or_hm if isinstance(app_or_hm, SyncHotMesh) else app_or_hm._sync
-        store = sync.hm.store
+        loop_mesh = LoopMesh(app_or_hm) if isinstance(app_or_hm, SyncHotMesh) else app_or_hm
+        hm = loop_mesh._sync.hm
 
-        async def active() -> str | None:
-            version = await store.active_version()
-            return await store.compiled(version) if version is not None else None
+        async def active() -> CompiledApp | None:
+            version = await hm.active_version()
+            return await hm.compiled(version) if version is not None else None
 
-        raw = sync._run(active())
-        if raw is None:
-            raise ValueError(f"app '{sync.hm.app_id}' has no active version (deploy and activate one)")
-        return CompiledApp.from_json(raw)
+        app = loop_mesh.run(active())
+        if app is None:
+            raise ValueError(f"app '{hm.app_id}' has no active version (deploy and activate one)")
+        return app
     if isinstance(app_or_hm, HotMesh):
         raise TypeError("pass a SyncHotMesh (widgets.connect), a CompiledApp, YAML text or a path")
     if isinstance(app_or_hm, dict):
@@ -147,7 +151,7 @@ def dag(app_or_hm: Any, graph: str | None = None, direction: str = "LR") -> Dag:
 class Editor(_Widget):
     def __init__(self, hm: SyncHotMesh, text: str | None = None, folder: Path | None = None) -> None:
         self.mesh = LoopMesh(hm)
-        self.view = EditorView(mesh=self.mesh, folder=folder, app_id=hm.hm.app_id, height=420)   # type: ignore[arg-type]
+        self.view = EditorView(mesh=self.mesh, folder=folder, app_id=hm.hm.app_id, height=420)
         if text is not None:
             self.view.load(text, original=True)
         self.panel = self.view.panel
@@ -181,11 +185,13 @@ def editor(hm: SyncHotMesh, text: str | None = None, folder: Path | None = None)
 class Job(_Widget):
     def __init__(self, hm: SyncHotMesh, folder: Path | None = None) -> None:
         self.mesh = LoopMesh(hm)
-        self.view = JobView(self.mesh, folder=folder, on_open_job=self._open_async)   # type: ignore[arg-type]
+        self.view = JobView(self.mesh, folder=folder, on_open_job=self._open_async)
         self.panel = self.view.panel
 
-    def _open_async(self, jid: str) -> Any:
-        return self.mesh.submit(self.view.open(jid))
+    def _open_async(self, jid: str) -> Awaitable[None]:
+        async def open_job() -> None:
+            await self.mesh.submit(self.view.open(jid))
+        return open_job()
 
     def open(self, jid: str) -> bool:
         """Show job ``jid`` and follow it live (its ticks run on the mesh's loop)."""
@@ -236,17 +242,25 @@ def job_view(hm: SyncHotMesh, job_id: str, folder: Path | None = None) -> Job:
 
 
 # -- runs ------------------------------------------------------------------------------------------
+class _LoopRunsTable(RunsTable):
+    """The runs table whose Refresh button (clicked on the kernel's loop) loads on the mesh's loop."""
+
+    def __init__(self, mesh: LoopMesh, limit: int) -> None:
+        super().__init__(mesh, limit=limit)
+        self.loop_mesh = mesh
+
+    async def _refresh_clicked(self, _event: Any) -> None:
+        await self.loop_mesh.submit(self.load())
+
+
 class Runs(_Widget):
     def __init__(self, hm: SyncHotMesh, limit: int = 500) -> None:
         self.mesh = LoopMesh(hm)
-        self.view = RunsTable(self.mesh, limit=limit)   # type: ignore[arg-type]
-        load = self.view.load
-        self.view.load = lambda: self.mesh.submit(load())   # type: ignore[method-assign]  # Refresh button
-        self._load = load
+        self.view: RunsTable = _LoopRunsTable(self.mesh, limit)
         self.panel = self.view.panel
 
     def refresh(self) -> list[dict[str, Any]]:
-        self.mesh.run(self._load())
+        self.mesh.run(self.view.load())
         return self.rows()
 
     def rows(self) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hotmesh_core.compiler import compile_app, load_manifest
+from hotmesh_core.deployment import VersionInfo
 from studio.diff import graph_diffs, text_diff, text_diff_html
 from studio.editor import annotations_for, check_manifest, error_summary, next_version
 from studio.forms import InputForm, check_input, parse_input, schema_fields
@@ -96,8 +97,9 @@ def test_text_diff() -> None:
 
 
 def test_version_rows_from_the_registry() -> None:
-    rows = version_rows({"id": "demo", "version": "2", "active": "true", "versions/1": "deployed:20250101120000.000",
-                         "versions/2": "activated:20250102120000.000", "versions/10": "deployed:20250103120000.000"})
+    rows = version_rows([VersionInfo("1", "deployed", "20250101120000.000", False),
+                         VersionInfo("2", "activated", "20250102120000.000", True),
+                         VersionInfo("10", "deployed", "20250103120000.000", False)])
     assert [(r["version"], r["state"]) for r in rows] == [("10", "deployed"), ("2", "active"), ("1", "deployed")]
     assert rows[1]["at"] == "2025-01-02 12:00:00 UTC"
 

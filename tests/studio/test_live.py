@@ -32,8 +32,8 @@ def shout(message):
 
 async def test_events_drive_the_same_statuses_as_the_snapshot(mesh, app_id) -> None:
     hm = await mesh(DEMO.replace("id: demo", "id: {APP}", 1), workers={"demo.compose": compose, "demo.shout": shout})
-    hub = EventHub(hm.client)
-    await hub.add_app(app_id, hm.keys.job_events_pattern())
+    hub = EventHub()
+    await hub.add_app(hm)
     feed = hub.feed(app_id)                         # subscribe first
     await hm.watch(30)
     try:
@@ -104,8 +104,8 @@ async def test_runtime_deploys_examples_once(redis_url, app_id, tmp_path: Path) 
         assert await runtime.ensure_started() is True
         assert await runtime.ensure_started() is True          # idempotent
         mesh = runtime.mesh(app_id)
-        assert await mesh.store.active_version() == "1"
-        assert runtime.hub is not None and app_id in runtime.hub.patterns.values()
+        assert await mesh.active_version() == "1"
+        assert runtime.hub is not None and app_id in runtime.hub.apps
         job = await mesh.pubsub("demo.greet", {"name": "rt"}, timeout=10)
         assert job["data"]["message"] == "hello, rt!"
     finally:

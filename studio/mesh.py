@@ -1,0 +1,73 @@
+"""What the studio's views need of an app: the public read and control API of ``HotMesh``.
+
+The views take a ``Mesh`` rather than a ``HotMesh`` so that the notebook widgets can hand them a
+``widgets.LoopMesh`` (the same methods, run on the loop that owns the Redis connections). Only
+the facade's public methods are listed here: the studio never reaches into the store, the engine,
+the routers or the Redis connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from hotmesh_core.compiler import CompiledApp
+from hotmesh_core.deployment import VersionInfo
+from hotmesh_core.keys import Keys
+from hotmesh_core.listener import EventCallback
+
+
+class Mesh(Protocol):
+    @property
+    def app_id(self) -> str: ...
+
+    @property
+    def guid(self) -> str: ...
+
+    @property
+    def keys(self) -> Keys: ...
+
+    @property
+    def events_generation(self) -> int: ...
+
+    # versions
+    async def versions(self) -> list[VersionInfo]: ...
+
+    async def active_version(self) -> str | None: ...
+
+    async def source(self, version: str) -> str | None: ...
+
+    async def compiled(self, version: str) -> CompiledApp | None: ...
+
+    async def deploy(self, source: str | Path) -> str: ...
+
+    async def activate(self, version: str, *, delay_ms: int | None = None) -> bool: ...
+
+    # jobs
+    async def pub(self, topic: str, data: dict[str, Any] | None = None) -> str: ...
+
+    async def list_jobs(self, *, limit: int = 100, offset: int = 0, newest_first: bool = True) -> list[
+            tuple[str, int]]: ...
+
+    async def job_fields(self, jids: list[str], fields: list[str]) -> list[list[str | None]]: ...
+
+    async def export(self, jid: str) -> dict[str, Any]: ...
+
+    async def interrupt(self, topic: str, jid: str, *, reason: str | None = None) -> bool: ...
+
+    async def hook(self, topic: str, data: dict[str, Any]) -> str | None: ...
+
+    # the fleet
+    def members(self) -> list[dict[str, Any]]: ...
+
+    async def roll_call(self, delay: float = 0.25) -> list[dict[str, Any]]: ...
+
+    async def stream_stats(self, stream: str, group: str) -> dict[str, int]: ...
+
+    async def throttle(self, ms: int, *, topic: str | None = None) -> int: ...
+
+    # live events
+    async def watch(self, seconds: float = 30.0) -> None: ...
+
+    async def listen_events(self, callback: EventCallback) -> Callable[[], Awaitable[None]]: ...
