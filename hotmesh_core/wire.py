@@ -179,7 +179,7 @@ class _Protocol(asyncio.Protocol):
     def queue(self, args: Sequence[Any]) -> asyncio.Future[Any]:
         """Queue one command: it goes out with the others of this loop turn, in one write."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.buffer.append(hiredis.pack_command(tuple(args)))
+        self.buffer.append(hiredis.pack_command(args if isinstance(args, tuple) else tuple(args)))
         self.waiting.append((future, time.monotonic()))
         Wire.commands += 1
         if not self.flush_scheduled:
@@ -258,6 +258,7 @@ class Wire:
         self._scripts: dict[str, str] = {}      # sha -> source
         self._closing = False
         self._connected_once = False            # a command was answered once (else: fail at once)
+        self._last_error: Exception = ConnectionLostError(f"cannot reach Redis at {redact(url)}")
 
     # -- connection ------------------------------------------------------------------------------
     async def _connect(self) -> _Protocol:
@@ -295,12 +296,17 @@ class Wire:
                 if protocol.transport is not None:
                     protocol.transport.abort()
 
-    async def _send(self, send: Any) -> Any:
+    async def _send(self, send: Any, *, failed: bool = False) -> Any:
         """Run ``send(protocol)`` (which queues commands and returns the awaitable of the result)
         on a live connection; on a broken connection, again on a new one (see the module doc)."""
         delay = 0.05
         deadline = time.monotonic() + self.reconnect_seconds
         while True:
+            if failed:
+                if self._closing or not self._connected_once or time.monotonic() + delay > deadline:
+                    raise type(self._last_error)(str(self._last_error))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
             try:
                 protocol = self._protocol
                 if protocol is None or protocol.closed:
@@ -308,16 +314,21 @@ class Wire:
                 result = await send(protocol)
                 self._connected_once = True
                 return result
-            except (ConnectionLostError, RedisTimeoutError):
-                if self._closing or not self._connected_once or time.monotonic() + delay > deadline:
-                    raise
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+            except (ConnectionLostError, RedisTimeoutError) as exc:
+                self._last_error = exc
+                failed = True
 
     # -- the seam ----------------------------------------------------------------------------------
     async def call(self, *args: Any) -> Any:
         """Run one command (see the module docstring for retries and errors)."""
-        return await self._send(lambda protocol: protocol.queue(args))
+        protocol = self._protocol
+        if protocol is not None and not protocol.closed and self._connected_once:
+            try:                                      # the hot path: no closure, no clock
+                return await protocol.queue(args)
+            except (ConnectionLostError, RedisTimeoutError) as exc:
+                self._last_error = exc
+                return await self._send(lambda p: p.queue(args), failed=True)
+        return await self._send(lambda p: p.queue(args))
 
     async def run(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """Run a script of ``scripts/`` by its SHA; loads it first if the server lacks it."""

@@ -1,4 +1,4 @@
-"""The code stays lint-clean and type-checked (ruff, mypy --strict on hotmesh_core)."""
+"""The code stays lint-clean and type-checked (ruff, mypy --strict on hotmesh_core and studio)."""
 
 from __future__ import annotations
 
