@@ -7,8 +7,11 @@ reads from its Redis stream is one atomic, journaled step. See README.md for the
 from __future__ import annotations
 
 from .config import Settings
+from .deadletters import DeadLetter
+from .deployment import Plan, VersionInfo
 from .errors import (
     AppNotFoundError,
+    ConnectionLostError,
     DuplicateJobError,
     HotMeshError,
     JobCompletedError,
@@ -19,18 +22,27 @@ from .errors import (
     PayloadTooLargeError,
     PipeError,
     QuorumError,
+    RedisAuthError,
+    RedisCommandError,
+    RedisError,
+    RedisOutOfMemoryError,
+    RedisPermissionError,
+    RedisTimeoutError,
     TopicNotFoundError,
     ValidationError,
     VersionNotFoundError,
 )
 from .hotmesh import HotMesh
 from .redis_server import RedisServer
+from .sync import SyncHotMesh
 from .worker import Worker, WorkerMessage, WorkerResponse
 
 __all__ = [
-    "AppNotFoundError", "DuplicateJobError", "HotMesh", "HotMeshError", "JobCompletedError", "JobError",
-    "JobNotFoundError", "JobTimeoutError", "ManifestError", "PayloadTooLargeError", "PipeError",
-    "QuorumError", "RedisServer", "Settings", "TopicNotFoundError", "ValidationError",
-    "VersionNotFoundError", "Worker", "WorkerMessage", "WorkerResponse",
+    "AppNotFoundError", "ConnectionLostError", "DeadLetter", "DuplicateJobError", "HotMesh", "HotMeshError",
+    "JobCompletedError", "JobError", "JobNotFoundError", "JobTimeoutError", "ManifestError",
+    "PayloadTooLargeError", "PipeError", "Plan", "QuorumError", "RedisAuthError", "RedisCommandError",
+    "RedisError", "RedisOutOfMemoryError", "RedisPermissionError", "RedisServer", "RedisTimeoutError",
+    "Settings", "SyncHotMesh", "TopicNotFoundError", "ValidationError", "VersionInfo", "VersionNotFoundError",
+    "Worker", "WorkerMessage", "WorkerResponse",
 ]
 __version__ = "0.1.0"
