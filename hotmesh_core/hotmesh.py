@@ -128,16 +128,19 @@ class HotMesh:
             self.engine.on_timer = self.scout.nudge    # a step that registers a timer wakes the scout
             self.scout.start()
 
-    async def stop(self) -> None:
-        """Stop consuming, let in-flight steps finish (5 s at most), release leases, close every
-        connection. Safe to call twice, and after a failed ``init``."""
+    async def stop(self, drain_seconds: float = 5.0) -> None:
+        """Stop consuming, let in-flight steps and callbacks finish (``drain_seconds`` at most;
+        what is cut off stays pending and is reclaimed by another process), release leases,
+        close every connection. Returns within about ``drain_seconds`` + 2 s whatever the
+        callbacks do. Safe to call twice, and after a failed ``init``."""
         if self._stopped:
             return
         self._stopped = True
         if self.scout:
             await self.scout.stop()
-        for router in self.routers:
-            await router.stop()
+        await asyncio.gather(*(router.stop(drain_seconds) for router in self.routers))
+        for runner in self.workers:
+            runner.close()
         with contextlib.suppress(Exception):
             await self.listener.close()
         await self.redis.close()

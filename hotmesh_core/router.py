@@ -11,7 +11,6 @@ it (code 999) so a poison message never loops.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -71,20 +70,23 @@ class Router:
                        asyncio.create_task(self._trim(), name=f"trim {self.stream}")]
 
     async def stop(self, drain_seconds: float = 5.0) -> None:
-        """Stop reading, let in-flight messages finish (up to ``drain_seconds``), then cancel."""
+        """Stop reading, let in-flight messages finish (up to ``drain_seconds``), then cancel them
+        (they stay pending in the stream and are reclaimed elsewhere). Returns within about
+        ``drain_seconds`` + 1 s whatever the handlers do."""
         self._running = False
         self._throttle_changed.set()
         self._slot_freed.set()
         for task in self._tasks:
             task.cancel()
+        await self.reader.close()            # a blocked read ends now, not when its BLOCK runs out
         if self._tasks:
-            await asyncio.wait(self._tasks, timeout=5)
+            await asyncio.wait(self._tasks, timeout=1)
         if self._active:
             await asyncio.wait(self._active, timeout=drain_seconds)
         for task in list(self._active):
             task.cancel()
-        with contextlib.suppress(Exception):
-            await self.reader.close()
+        if self._active:
+            await asyncio.wait(self._active, timeout=1)
 
     def set_throttle(self, ms: int) -> None:
         self.throttle_ms = ms
@@ -100,7 +102,10 @@ class Router:
     async def _consume(self) -> None:
         cursor = "0"          # first our own pending entries, then new ones
         backoff = 0.1
+        task = asyncio.current_task()
         while self._running:
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError   # a cancel swallowed below (asyncio) still ends the loop
             try:
                 await self._pause()
                 if not self._running:

@@ -58,10 +58,10 @@ class SyncHotMesh:
     def members(self) -> list[dict[str, Any]]:
         return self.hm.members()
 
-    def stop(self) -> None:
+    def stop(self, drain_seconds: float = 5.0) -> None:
         """Stop the instance (bounded, see ``HotMesh.stop``) and its loop thread."""
         try:
-            self._run(self.hm.stop())
+            self._run(self.hm.stop(drain_seconds))
         finally:
             self._close_loop()
 

@@ -50,10 +50,11 @@ class TimeScout:
         self._wake.set()
         if self._task:
             self._task.cancel()
-            await asyncio.wait({self._task}, timeout=5)
+            await asyncio.wait({self._task}, timeout=1)
         if self.holding:
-            with contextlib.suppress(Exception):
-                await self.store.release_lease(ROLE, self.hm.guid)
+            with contextlib.suppress(Exception):      # Redis away: the lease expires by itself
+                async with asyncio.timeout(1):
+                    await self.store.release_lease(ROLE, self.hm.guid)
             self.holding = False
 
     async def _run(self) -> None:

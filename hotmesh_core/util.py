@@ -11,11 +11,17 @@ caller that waits for the job.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
 import os
+import queue
 import re
 import secrets
+import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-"
@@ -104,3 +110,55 @@ def redact(url: str) -> str:
         netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
         url = urlunsplit(parts._replace(netloc=netloc))
     return re.sub(r"([?&]password=)[^&]*", r"\1***", url)
+
+
+class DaemonPool:
+    """Threads for blocking callables that never hold up the process's exit: daemon threads
+    (``asyncio.to_thread``'s pool is joined at exit, so one callback stuck for ever would hang
+    it). Up to ``size`` threads, started when needed; ``run`` awaits one call in the caller's
+    context (contextvars), like ``asyncio.to_thread``."""
+
+    def __init__(self, size: int, name: str) -> None:
+        self.size = max(1, size)
+        self.name = name
+        self._queue: queue.SimpleQueue[tuple[concurrent.futures.Future[Any], Callable[[], Any]] | None] = \
+            queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._busy = 0                  # calls submitted and not finished
+        self._lock = threading.Lock()
+        self._closed = False
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        if self._closed:
+            raise RuntimeError(f"{self.name}: the pool is closed")
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        context = contextvars.copy_context()
+        with self._lock:
+            self._busy += 1
+            if self._busy > len(self._threads) and len(self._threads) < self.size:
+                thread = threading.Thread(target=self._work, name=f"{self.name} {len(self._threads)}",
+                                          daemon=True)
+                self._threads.append(thread)
+                thread.start()
+        self._queue.put((future, lambda: context.run(fn, *args)))
+        return await asyncio.wrap_future(future)
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            future, call = item
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(call())
+                except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+                    future.set_exception(exc)
+            with self._lock:
+                self._busy -= 1
+
+    def close(self) -> None:
+        """No new calls; idle threads end (a stuck one is a daemon: it does not hold the exit up)."""
+        self._closed = True
+        for _ in self._threads:
+            self._queue.put(None)

@@ -135,7 +135,8 @@ class Endpoint:
                                                  (self.host if self.tls.check_hostname else None))
             else:
                 connect = loop.create_connection(factory, self.host, self.port)
-            _, protocol = await asyncio.wait_for(connect, timeout)
+            async with asyncio.timeout(timeout):   # not wait_for: on 3.11 it can swallow a cancel
+                _, protocol = await connect
         except (OSError, TimeoutError, ssl.SSLError) as exc:
             raise ConnectionLostError(f"cannot reach Redis at {redact(self.url)}: "
                                       f"{exc or type(exc).__name__}") from exc
@@ -274,10 +275,14 @@ class Wire:
                 for command in self.endpoint.hello():
                     future = protocol.queue(command)
                     protocol.flush()
-                    await asyncio.wait_for(future, self.connect_timeout)
-            except BaseException:
+                    async with asyncio.timeout(self.connect_timeout):
+                        await future
+            except BaseException as exc:
                 if protocol.transport is not None:
                     protocol.transport.abort()
+                if isinstance(exc, TimeoutError):
+                    raise RedisTimeoutError(f"redis did not answer {command[0]} within "
+                                            f"{self.connect_timeout}s") from None
                 raise
             self._protocol = protocol
             if self._watchdog is None or self._watchdog.done():
@@ -462,7 +467,11 @@ class WireSubscriber:
     async def _start(self) -> None:
         if self._tasks:
             if not self._ready.is_set():
-                await asyncio.wait_for(self._ready.wait(), self.connect_timeout * 2)
+                try:
+                    async with asyncio.timeout(self.connect_timeout * 2):
+                        await self._ready.wait()
+                except TimeoutError:
+                    raise ConnectionLostError("the pub/sub connection to redis is not ready") from None
             return
         self._protocol = await self._open()        # the first connection fails loudly
         self._ready.set()
@@ -478,11 +487,14 @@ class WireSubscriber:
             for command in hello:
                 protocol.send(*command)
             try:
-                for future in futures:
-                    await asyncio.wait_for(future, self.connect_timeout)
-            except BaseException:
+                async with asyncio.timeout(self.connect_timeout):
+                    for future in futures:
+                        await future
+            except BaseException as exc:
                 if protocol.transport is not None:
                     protocol.transport.abort()
+                if isinstance(exc, TimeoutError):
+                    raise RedisTimeoutError(f"redis did not answer AUTH within {self.connect_timeout}s") from None
                 raise
             finally:
                 self._hello = []

@@ -27,7 +27,7 @@ from .keys import WORKER_GROUP, check_id
 from .protocols import Host, RespondHere
 from .serializer import dumps
 from .streams import Forwarder
-from .util import guid
+from .util import DaemonPool, guid
 
 log = logging.getLogger("hotmesh.worker")
 
@@ -86,6 +86,11 @@ class WorkerRunner:
         self.counts: dict[int, int] = {}
         self.forwarder = Forwarder(hm.store.redis, atomic=hm.keys.shards <= 1)
         self.dead_letters = DeadLetters(hm.store.redis, hm.keys)
+        self._threads = DaemonPool(worker.concurrency, f"hotmesh worker {worker.topic}")
+
+    def close(self) -> None:
+        """Stop taking calls (``HotMesh.stop``); a callback thread still running is left to end."""
+        self._threads.close()
 
     async def handle(self, stream: str, message_id: str, raw: str) -> None:
         message = msgs.parse(raw)
@@ -139,7 +144,7 @@ class WorkerRunner:
                     type(callback).__call__):
                 result = await callback(message)
             else:   # a sync callback runs in a thread so it never blocks the event loop
-                result = await asyncio.to_thread(callback, message)
+                result = await self._threads.run(callback, message)
             if inspect.isawaitable(result):
                 result = await result
         except HotMeshError as exc:
