@@ -412,6 +412,10 @@ class HotMesh:
         """Messages that could not be handled (newest first), with where they came from and why."""
         return await self._dead_letters.list(limit)
 
+    async def dead_letter(self, letter_id: str) -> DeadLetter | None:
+        """One dead letter by its id (None if there is no such letter)."""
+        return await self._dead_letters.get(letter_id)
+
     async def replay_dead_letter(self, letter_id: str) -> str | None:
         """Put a dead letter's message back on its stream; its new stream id (None if no such letter)."""
         return await self._dead_letters.replay(letter_id)

@@ -158,6 +158,9 @@ class SyncHotMesh:
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         return self._run(self.hm.dead_letters(limit))
 
+    def dead_letter(self, letter_id: str) -> DeadLetter | None:
+        return self._run(self.hm.dead_letter(letter_id))
+
     def replay_dead_letter(self, letter_id: str) -> str | None:
         return self._run(self.hm.replay_dead_letter(letter_id))
 

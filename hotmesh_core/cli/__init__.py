@@ -16,7 +16,7 @@ import sys
 
 import click
 
-from . import fleet, jobs, processes, versions
+from . import dead, fleet, jobs, processes, versions
 from .runtime import HotMeshGroup, Options
 
 __all__ = ["cli", "main"]
@@ -41,7 +41,7 @@ def cli(ctx: click.Context, redis_url: str | None, app_id: str | None, as_json: 
     ctx.obj = Options(redis_url or None, app_id or None, as_json)
 
 
-for _module in (versions, jobs, fleet, processes):
+for _module in (versions, jobs, fleet, dead, processes):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 
