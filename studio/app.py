@@ -158,6 +158,8 @@ class Studio:
             await self.current.tick()
             if self._ticks % 8 == 0 and TABS[self.tabs.active] == "Fleet" and self.current.fleet is not None:
                 await self.current.fleet.load()          # the roll call, every 2 s while shown
+                if self.current.dead_letters is not None and not self.current.dead_letters.selected():
+                    await self.current.dead_letters.load()
         except Exception as exc:  # noqa: BLE001 - Redis hiccup: the next tick retries
             if self.current.runs is not None:
                 self.current.runs.message.object = f"Live update failed: {describe_error(exc)}"

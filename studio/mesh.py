@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hotmesh_core.compiler import CompiledApp
+from hotmesh_core.deadletters import DeadLetter
 from hotmesh_core.deployment import VersionInfo
 from hotmesh_core.keys import Keys
 from hotmesh_core.listener import EventCallback
@@ -66,6 +67,13 @@ class Mesh(Protocol):
     async def stream_stats(self, stream: str, group: str) -> dict[str, int]: ...
 
     async def throttle(self, ms: int, *, topic: str | None = None) -> int: ...
+
+    # dead letters
+    async def dead_letters(self, limit: int = 100) -> list[DeadLetter]: ...
+
+    async def replay_dead_letter(self, letter_id: str) -> str | None: ...
+
+    async def discard_dead_letter(self, letter_id: str) -> bool: ...
 
     # live events
     async def watch(self, seconds: float = 30.0) -> None: ...

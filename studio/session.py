@@ -14,6 +14,7 @@ import panel as pn
 from hotmesh_core.compiler import CompiledApp
 
 from .apps import AppsView
+from .deadletters import DeadLettersView
 from .editor import EditorView
 from .events import EventHub, Feed
 from .fleet import FleetView
@@ -47,6 +48,7 @@ class AppSession:
         self.start: StartJob | None = None
         self.detail: JobView | None = None
         self.fleet: FleetView | None = None
+        self.dead_letters: DeadLettersView | None = None
         self.feed: Feed | None = None
         self.job_id = pn.widgets.TextInput(label="Job id", placeholder="paste a job id", width=320,
                                            css_classes=["hm-job-id"])
@@ -104,8 +106,12 @@ class AppSession:
         elif tab == "Fleet":
             if self.fleet is None:
                 self.fleet = FleetView(mesh)
-                self.slots[tab].objects = [self.fleet.panel]
+                self.dead_letters = DeadLettersView(mesh)
+                self.slots[tab].objects = [pn.Column(self.fleet.panel, self.dead_letters.panel,
+                                                     sizing_mode="stretch_width")]
             await self.fleet.load()
+            if self.dead_letters is not None:
+                await self.dead_letters.load()
         return {"Apps & graphs": self.apps, "Editor": self.editor, "Versions": self.versions,
                 "Runs": self.runs, "Run detail": self.detail, "Fleet": self.fleet}[tab]
 

@@ -242,3 +242,22 @@ def _answers(url: str) -> bool:
             return bool(response.status == 200)
     except OSError:
         return False
+
+
+def test_dead_letters_are_listed_with_their_reason_and_can_be_discarded(page: Any, studio_server: StudioServer,
+                                                                       sync_redis: Any) -> None:
+    app = studio_server.apps["demo"]
+    stream = f"hmsh:{app}:x:"
+    sync_redis.xadd(stream, {"message": "{broken json"})        # the studio's engine dead-letters it
+    wait_for(lambda: sync_redis.xlen(f"hmsh:{app}:x-dead") >= 1, what="the dead letter")
+    open_studio(page, studio_server.url, app)
+    tab(page, "Fleet")
+    wait_for(lambda: stream in table_text(page, ".hm-dead-table"), what="the dead letter in the table")
+    assert page.get_by_text("Dead letters (1)").count() == 1
+    page.locator(".hm-dead-table .tabulator-row").first.click()
+    wait_for(lambda: "broken json" in text(page, ".hm-dead-message"), what="the message of the selection")
+    shot(page, "dead-letters")
+    page.locator(".hm-dead-discard button").click()
+    wait_for(lambda: "Discarded" in text(page, ".hm-dead-alert"), what="discard outcome")
+    wait_for(lambda: sync_redis.xlen(f"hmsh:{app}:x-dead") == 0, what="the letter gone from Redis")
+    assert not page.errors
