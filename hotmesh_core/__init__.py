@@ -6,6 +6,8 @@ reads from its Redis stream is one atomic, journaled step. See README.md for the
 
 from __future__ import annotations
 
+import logging
+
 from .config import Settings
 from .deadletters import DeadLetter
 from .deployment import Plan, VersionInfo
@@ -45,4 +47,10 @@ __all__ = [
     "Settings", "SyncHotMesh", "TopicNotFoundError", "ValidationError", "VersionInfo", "VersionNotFoundError",
     "Worker", "WorkerMessage", "WorkerResponse",
 ]
-__version__ = "0.1.0"
+__version__ = "0.1.0"          # the one place the version is written (pyproject reads it)
+
+# A library logs and lets the application decide where it goes: every logger of hotmesh_core is
+# "hotmesh" or below it ("hotmesh.engine", "hotmesh.worker", ..., "hotmesh.studio").
+_log = logging.getLogger("hotmesh")
+if not any(isinstance(handler, logging.NullHandler) for handler in _log.handlers):
+    _log.addHandler(logging.NullHandler())

@@ -2,13 +2,13 @@
 with the server, so the first page does not wait for the example apps to deploy."""
 
 import asyncio
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
 
-_root = str(Path(__file__).resolve().parent.parent)
-if _root not in sys.path:
-    sys.path.insert(0, _root)
+if importlib.util.find_spec("studio") is None:   # `panel serve studio` in a checkout with nothing installed
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import studio.app  # noqa: E402,F401  (import the views now, not on the first page)
 from studio.runtime import shared  # noqa: E402

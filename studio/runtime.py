@@ -181,6 +181,15 @@ def describe_error(exc: BaseException, url: str | None = None) -> str:
 _shared: StudioRuntime | None = None
 
 
+def configure(redis_url: str | None = None, apps: Path | None = None) -> StudioRuntime:
+    """Set the runtime of this server process before it serves (``hotmesh studio --redis-url --apps``):
+    ``apps`` is a folder of apps (``<name>/app.yaml`` + ``workers.py``), read now so a bad one fails
+    before the server starts; None: the packaged example apps (or ``$HOTMESH_ASSETS``)."""
+    global _shared
+    _shared = StudioRuntime(redis_url, example_apps(apps) if apps is not None else None)
+    return _shared
+
+
 def shared() -> StudioRuntime:
     """The runtime of this server process (created on first use)."""
     global _shared

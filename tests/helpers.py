@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 from collections.abc import Callable
 from typing import Any
@@ -42,3 +43,13 @@ def backlog(redis: Any, stream: str) -> int:
         undelivered = len(redis.xrange(stream, f"({last}", "+"))
         most = max(most, int(group.get("pending") or 0) + undelivered)
     return most
+
+
+def stop_process(process: subprocess.Popen[Any], grace: float = 10) -> None:
+    """SIGTERM, ``grace`` seconds to exit, then SIGKILL."""
+    process.terminate()
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)

@@ -6,7 +6,8 @@ and a table where a person does (``--json`` switches those to JSON too). Errors 
 ``error: <reason>``, on stderr and exit 1; missing settings and bad arguments exit 2.
 
 Layout: ``runtime`` (options, connection, error translation), ``output`` (JSON, tables, error
-lines), one module per group of commands: ``versions``, ``jobs``, ``fleet``, ``processes``.
+lines), one module per group of commands: ``versions``, ``jobs``, ``fleet``, ``processes``,
+``packaged`` (examples, studio).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 
 import click
 
-from . import dead, fleet, jobs, processes, versions
+from . import dead, fleet, jobs, packaged, processes, versions
 from .runtime import HotMeshGroup, Options
 
 __all__ = ["cli", "main"]
@@ -41,7 +42,7 @@ def cli(ctx: click.Context, redis_url: str | None, app_id: str | None, as_json: 
     ctx.obj = Options(redis_url or None, app_id or None, as_json)
 
 
-for _module in (versions, jobs, fleet, dead, processes):
+for _module in (versions, jobs, fleet, dead, processes, packaged):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

@@ -28,11 +28,10 @@ ARTIFACTS = ROOT / "test-artifacts" / "notebooks"
 
 pytestmark = pytest.mark.browser
 
-CELLS = [
-    f"import sys\nsys.path.insert(0, {str(ROOT)!r})\nimport panel as pn\npn.extension(inline=True)\n"
-    "from studio import widgets",
-    f"graph = widgets.dag({str(ROOT / 'assets/apps/demo/app.yaml')!r})\n"
-    "import json\nprint(json.dumps(graph.summary()))\ngraph",
+CELLS = [   # as a user writes them: the installed studio and the packaged demo app, no checkout on sys.path
+    "import panel as pn\npn.extension(inline=True)\nfrom studio import widgets\n"
+    "from hotmesh_core.examples import app_path",
+    "graph = widgets.dag(app_path('demo'))\nimport json\nprint(json.dumps(graph.summary()))\ngraph",
 ]
 
 

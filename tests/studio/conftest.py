@@ -23,6 +23,7 @@ import pytest
 
 from hotmesh_core.redis_server import free_port
 
+from ..helpers import stop_process
 from .apps import DEMO, ROOT, SLEEPY, make_assets
 
 CHROMIUM = os.environ.get("HOTMESH_CHROMIUM", "/usr/bin/chromium")
@@ -90,12 +91,7 @@ def studio_server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
             pytest.fail(f"panel serve did not answer within 60 s:\n{server.log_tail()}")
         time.sleep(0.2)
     yield server
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
+    stop_process(process)
 
 
 @pytest.fixture(scope="module")
