@@ -110,7 +110,8 @@ def run_script(script: str, cwd: Path, timeout: float = 60) -> tuple[subprocess.
 
 
 def test_the_readme_example_with_a_missing_manifest_exits_with_the_error(tmp_path: Path) -> None:
-    script = re.sub(r"hm\.deploy\([^)]*\)", 'hm.deploy("no/such/app.yaml")', readme_example(), count=1)
+    script = re.sub(r"hm\.deploy\(.*\)(?=\s*#|\s*$)", 'hm.deploy("no/such/app.yaml")', readme_example(),
+                    count=1, flags=re.M)
     assert "no/such/app.yaml" in script
     result, took = run_script(script, tmp_path)
     assert result.returncode == 1, result.stderr[-2000:]
@@ -153,3 +154,10 @@ asyncio.run(main())
     result, took = run_script(script, tmp_path)
     assert result.returncode == 1 and "boom after init" in result.stderr, result.stderr[-2000:]
     assert took < 15, f"took {took:.1f}s"
+
+
+def test_the_readme_example_runs_from_another_folder(tmp_path: Path) -> None:
+    result, took = run_script(readme_example(), tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "'message': 'hello, world!'" in result.stdout, result.stdout
+    print(f"readme example: {result.stdout.strip()} in {took:.1f}s")
