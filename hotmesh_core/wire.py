@@ -15,7 +15,9 @@ and ``rediss://`` (TLS) with redis-py's option names: ``ssl_ca_certs``, ``ssl_ce
 
 Failure handling. A command whose connection breaks is retried on a new connection (backoff
 50 ms doubling to 2 s) for up to ``reconnect_seconds``, then raises ``ConnectionLostError``; a
-Wire that never connected fails at once (a wrong URL must not hang ``init``). A step re-sent after
+Wire that never connected fails at once (a wrong URL must not hang ``init``). A unix socket
+registered in ``REVIVERS`` (the embedded redis-server's) that refuses a connection is started again
+by its hook before the connection is tried once more. A step re-sent after
 a lost reply is caught by its guards (ledger, creation, guid). A connection on which the oldest
 command has waited ``timeout`` seconds is closed (a hung server must not hang every step), failing
 what was in flight with ``RedisTimeoutError``. Error replies become the ``RedisError`` of their
@@ -34,7 +36,7 @@ import logging
 import ssl
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
@@ -58,6 +60,12 @@ log = logging.getLogger("hotmesh.wire")
 
 #: how long (seconds) a command keeps retrying on new connections before ConnectionLostError
 RECONNECT_SECONDS = 30.0
+
+#: unix socket path -> ``async () -> bool``, awaited when a connection to that path fails: the
+#: embedded redis-server (``redis_server.py``) registers its socket, and starts the server again
+#: (True: try the connection once more). Its starter stops it at exit; a process still using it
+#: brings it back on the same data directory.
+REVIVERS: dict[str, Callable[[], Awaitable[bool]]] = {}
 
 
 class _Reply(Exception):
@@ -125,6 +133,15 @@ class Endpoint:
 
     async def open(self, factory: Any, timeout: float) -> Any:
         """Connect a protocol made by ``factory``; raises ``ConnectionLostError``."""
+        try:
+            return await self._open(factory, timeout)
+        except ConnectionLostError:
+            revive = REVIVERS.get(self.path) if self.path else None
+            if revive is None or not await revive():
+                raise
+        return await self._open(factory, timeout)
+
+    async def _open(self, factory: Any, timeout: float) -> Any:
         loop = asyncio.get_running_loop()
         try:
             if self.path:

@@ -65,6 +65,7 @@ def test_redis_prints_its_url_and_stops_on_sigterm(cli: Cli, tmp_path: Path) -> 
 
 def test_demo_runs_the_examples_on_the_embedded_redis(cli: Cli) -> None:
     env = {k: v for k, v in cli.env.items() if k not in ("REDIS_URL", "HOTMESH_APP")}
+    env["HOTMESH_DATA_DIR"] = "memory"                 # a throwaway server: nothing left behind
     result = cli("demo", env=env, timeout=60)
     assert result.code == 0, result.stderr
     assert result.stdout.startswith("embedded redis-server running at unix://")
