@@ -12,6 +12,7 @@ import json
 import os
 import sys
 
+from .errors import DuplicateJobError
 from .examples import example_apps
 from .hotmesh import HotMesh
 from .redis_server import embedded_url
@@ -32,9 +33,15 @@ async def main(serve: bool) -> int:
             print(f"deployed {example.app_id} version {version} with workers "
                   f"{', '.join(w.topic for w in example.workers) or '(none)'}")
             if example.example:
-                job = await hm.pubsub(example.example["topic"], example.example.get("data", {}), timeout=10)
-                print(f"  {example.example['topic']} {json.dumps(example.example.get('data', {}))}")
-                print(f"  -> job {job['metadata']['jid']}: {json.dumps(job.get('data', {}), sort_keys=True)}")
+                topic, data = example.example["topic"], example.example.get("data", {})
+                print(f"  {topic} {json.dumps(data)}")
+                try:
+                    job = await hm.pubsub(topic, data, timeout=10)
+                    print(f"  -> job {job['metadata']['jid']}: {json.dumps(job.get('data', {}), sort_keys=True)}")
+                except DuplicateJobError as exc:       # the embedded store keeps jobs across runs
+                    job = await hm.get_state(topic, str(exc.details.get("job_id")))
+                    print(f"  -> job {job['metadata']['jid']} ran before (the store keeps it): "
+                          f"{json.dumps(job.get('data', {}), sort_keys=True)}")
         if serve:
             print("engines and workers are running; Ctrl-C to stop")
             await asyncio.Event().wait()

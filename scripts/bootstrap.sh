@@ -9,4 +9,4 @@ if ! "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)
 fi
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip
-"$venv/bin/python" -m pip install -q -e ".[dev,embedded,studio]"
+"$venv/bin/python" -m pip install -q -e ".[dev,embedded,studio,otel]"
