@@ -12,7 +12,7 @@ Usage::
 
     python bench/hotmesh_bench.py --scenario trigger|seq|fan [--n 2000] [--lat 200] [--warmup 20]
         [--phases pub,pubsub,lat] [--rep 1] [--out results.jsonl] [--tag default]
-        [--idle-ms 5000] [--settle-ms 3000] [--port P | --redis-url URL] [--tls]
+        [--idle-ms 5000] [--settle-ms 3000] [--port P | --redis-url URL] [--tls] [--tracing]
 
 Redis: ``--redis-url`` (used as is, ``rediss://...?ssl_ca_certs=...`` for TLS), else ``--port`` or
 ``REDIS_PORT``, names an already running redis-server (it is FLUSHDB'd!); without any a private
@@ -252,6 +252,7 @@ class Options:
     profile: str | None
     expire_seconds: int
     tls: bool = False
+    tracing: bool = False
 
 
 PhaseBody = Callable[[], Awaitable[dict[str, Any]]]
@@ -306,7 +307,9 @@ class Bench:
         await admin.config_set("notify-keyspace-events", "Eg")
 
         server = await admin.info("server")
-        settings = Settings(expire_seconds=o.expire_seconds)
+        if o.tracing:
+            install_otel_sdk()
+        settings = Settings(expire_seconds=o.expire_seconds, tracing=o.tracing)
         self.result = result = {
             "tag": o.tag,
             "impl": "python",
@@ -324,6 +327,8 @@ class Bench:
                 "cpuModel": cpu_model(),
                 "redisUrl": redacted(o.url),
                 "hotmesh_core_path": str(Path(hotmesh_core.__file__).parent),
+                "tracing": "on: SDK providers, spans batched to a dropping exporter, metrics in memory"
+                           if o.tracing else "off",
                 "concurrency": o.concurrency or "all N at once (like bench.js)",
                 "maxConnections": o.max_connections or "hotmesh_core default",
                 "expire": f"Settings.expire_seconds={settings.expire_seconds}: completed job hash gets "
@@ -637,6 +642,8 @@ def parse_args(argv: Iterable[str] | None = None) -> Options:
                    help="run cProfile over this phase (slows it down) and print the top functions")
     p.add_argument("--expire-seconds", type=int, default=1,
                    help="Settings.expire_seconds (default 1, like the reference's default; diagnosis only)")
+    p.add_argument("--tracing", action="store_true",
+                   help="Settings.tracing on, with OpenTelemetry SDK providers (spans batched and dropped)")
     a = p.parse_args(list(argv) if argv is not None else None)
     url = a.redis_url or (redis_url(a.port) if a.port else "")
     if a.tls and url:
@@ -645,7 +652,26 @@ def parse_args(argv: Iterable[str] | None = None) -> Options:
                    phases=[x.strip() for x in a.phases.split(",") if x.strip()], rep=str(a.rep),
                    out=a.out, tag=a.tag, idle_ms=a.idle_ms, settle_ms=a.settle_ms, url=url,
                    concurrency=a.concurrency, max_connections=a.max_connections, profile=a.profile,
-                   expire_seconds=a.expire_seconds, tls=a.tls)
+                   expire_seconds=a.expire_seconds, tls=a.tls, tracing=a.tracing)
+
+
+def install_otel_sdk() -> None:
+    """SDK tracer and meter providers, as a traced deployment has them: spans go through a
+    ``BatchSpanProcessor`` to an exporter that drops them, metrics aggregate in memory."""
+    from opentelemetry import metrics, trace
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    class Drop(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Drop()))
+    trace.set_tracer_provider(provider)
+    metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
 
 
 async def amain(opts: Options) -> int:

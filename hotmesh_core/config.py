@@ -12,6 +12,10 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def _env_float(name: str, default: float) -> float:
     value = os.environ.get(name)
     return float(value) if value not in (None, "") else default
@@ -55,6 +59,8 @@ class Settings:
     #: how long (seconds) a command keeps retrying on new connections after Redis went away,
     #: before it fails with ``ConnectionLostError``
     reconnect_seconds: float = field(default_factory=lambda: _env_float("HMSH_RECONNECT_SECONDS", 30))
+    #: OpenTelemetry spans and metrics (``tracing.py``; needs the ``otel`` extra). Off by default
+    tracing: bool = field(default_factory=lambda: _env_flag("HMSH_TRACING"))
 
     def __post_init__(self) -> None:
         if self.reclaim_interval_ms <= 0:

@@ -25,13 +25,23 @@ from .deadletters import DeadLetters
 from .errors import AppNotFoundError, ValidationError, VersionNotFoundError
 from .faults import crash_point
 from .keys import ENGINE_GROUP, JobFields, Keys
-from .store import Store
+from .store import StepResult, StepSpec, Store
+from .tracing import Telemetry, observe
 from .util import now_ms
 
 log = logging.getLogger("hotmesh.engine")
 
 #: An engine that missed the activation broadcast still switches within this many seconds.
 VERSION_RECHECK_SECONDS = 5.0
+
+
+class _ObservedStore(Store):
+    """The engine's store while tracing: each step script's outcome is noted for the step's span."""
+
+    async def step(self, spec: StepSpec) -> StepResult:
+        result = await super().step(spec)
+        observe(result.finished, result.status == "ok", JobFields.meta("err") in spec.hset)
+        return result
 
 
 class Engine:
@@ -43,8 +53,9 @@ class Engine:
 
     def __init__(self, store: Store, keys: Keys, settings: Settings, guid: str, *,
                  throttled: Callable[[], bool] = lambda: False,
-                 on_timer: Callable[[], None] | None = None) -> None:
-        self.store = store
+                 on_timer: Callable[[], None] | None = None, telemetry: Telemetry | None = None) -> None:
+        self.telemetry = telemetry
+        self.store = store if telemetry is None else _ObservedStore(store.redis, store.keys)
         self.dead_letters = DeadLetters(store.redis, keys)
         self.keys = keys
         self.settings = settings
@@ -124,6 +135,8 @@ class Engine:
             await self.handle(stream, message_id, raw)
         except ValidationError as exc:
             await self.dead_letters.add(stream, ENGINE_GROUP, message_id, raw, str(exc))
+            if self.telemetry is not None:
+                self.telemetry.dead_letter("engine")
 
     async def exhausted(self, stream: str, message_id: str, raw: str | None, deliveries: int) -> None:
         """A message delivered more than the cap: fail its activity with code 999 (never loops)."""
@@ -133,12 +146,29 @@ class Engine:
             await legs.fail_exhausted(self, message, (stream, ENGINE_GROUP, message_id), reason)
         except Exception as exc:  # noqa: BLE001 - whatever it is, it must not loop
             await self.dead_letters.add(stream, ENGINE_GROUP, message_id, raw, f"{reason}: {exc}")
+            if self.telemetry is not None:
+                self.telemetry.dead_letter("engine")
 
     async def handle(self, stream: str, message_id: str, raw: str) -> None:
         message = msgs.parse(raw)
         kind = message.get("type")
         self.counts[kind or "reentry"] = self.counts.get(kind or "reentry", 0) + 1
         ack = (stream, ENGINE_GROUP, message_id)
+        if self.telemetry is not None and kind != msgs.AWAIT:   # an await's span is its child's trigger
+            await self.telemetry.step(message, kind, self.activity_type(message),
+                                      lambda: self._run(kind, message, ack))
+        else:
+            await self._run(kind, message, ack)
+
+    def activity_type(self, message: dict[str, Any]) -> str:
+        """The type of the activity a message is for, as the active version knows it (for metrics)."""
+        if message.get("type") == msgs.COMPLETE:
+            return "job"
+        index = self._apps.get(self._active or "")
+        activity = index.app.activities.get(message["metadata"].get("aid", "")) if index else None
+        return activity.type if activity is not None else "unknown"
+
+    async def _run(self, kind: str | None, message: dict[str, Any], ack: tuple[str, str, str]) -> None:
         if kind == msgs.COMPLETE:
             await self.complete(message, ack)
         elif kind == msgs.AWAIT:
@@ -161,7 +191,11 @@ class Engine:
             return False
         self.counts["response"] = self.counts.get("response", 0) + 1
         try:
-            await legs.leg2(self, message, ack)
+            if self.telemetry is not None:
+                await self.telemetry.step(message, msgs.RESPONSE, self.activity_type(message),
+                                          lambda: legs.leg2(self, message, ack))
+            else:
+                await legs.leg2(self, message, ack)
         except Exception:   # noqa: BLE001 - the response then goes the usual way
             log.exception("leg 2 of %s in place failed; sending the response to the engine stream",
                           message["metadata"].get("aid"))
@@ -199,7 +233,7 @@ class Engine:
                 status, code, data = "success", 200, output.get("data", {})
             parent_meta = msgs.metadata(job_meta["pj"], job_meta.get("pg", ""), job_meta.get("pd", ""),
                                         job_meta["pa"], message_guid="R" + meta["guid"][1:],
-                                        trc=job_meta.get("trc"))
+                                        trc=job_meta.get("trc"), spn=job_meta.get("ps"))
             commands.append(["XADD", self.keys.engine_stream(job_meta["pj"]), "*", "message", msgs.build(
                 parent_meta, type=msgs.RESULT, data=data, status=status, code=code)])
         if job_meta.get("ngn"):

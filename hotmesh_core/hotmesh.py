@@ -48,6 +48,7 @@ from .seam import Redis, pairs
 from .store import Store
 from .streams import backlog, groups
 from .task import TimeScout
+from .tracing import Telemetry
 from .util import guid as new_guid
 from .util import parse_timestamp
 from .wire import Wire
@@ -82,6 +83,10 @@ class HotMesh:
         self.listener = Listener(redis.subscriber(), self.keys, self.guid, self.quorum.on_message)
         self._dead_letters = DeadLetters(redis, self.keys)
         self._stopped = False
+        self.telemetry: Telemetry | None = None
+        if settings.tracing:
+            from .tracing import start
+            self.telemetry = start(self.app_id, self.guid, self.store.read_fields)
 
     # -- lifecycle -----------------------------------------------------------------------------
     @classmethod
@@ -127,6 +132,8 @@ class HotMesh:
             self.scout = TimeScout(self)
             self.engine.on_timer = self.scout.nudge    # a step that registers a timer wakes the scout
             self.scout.start()
+            if self.telemetry is not None:
+                self.telemetry.sample_timers(lambda: self.redis.call("ZCARD", self.keys.timers()))
 
     async def stop(self, drain_seconds: float = 5.0) -> None:
         """Stop consuming, let in-flight steps and callbacks finish (``drain_seconds`` at most;
@@ -138,6 +145,8 @@ class HotMesh:
         self._stopped = True
         if self.scout:
             await self.scout.stop()
+        if self.telemetry is not None:
+            await self.telemetry.close()
         await asyncio.gather(*(router.stop(drain_seconds) for router in self.routers))
         for runner in self.workers:
             runner.close()
@@ -215,7 +224,7 @@ class HotMesh:
     # -- jobs ----------------------------------------------------------------------------------
     def _new_engine(self) -> Engine:
         return Engine(self.store, self.keys, self.settings, self.guid, throttled=lambda: any(
-            r.throttle_ms for r in self.routers if r.group == ENGINE_GROUP))
+            r.throttle_ms for r in self.routers if r.group == ENGINE_GROUP), telemetry=self.telemetry)
 
     def _require_engine(self) -> Engine:
         if self.engine is None:

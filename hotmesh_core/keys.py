@@ -163,7 +163,8 @@ class JobFields:
     ``:``                 the job semaphore (HINCRBY): children still to finish; <= 0 done;
                           < -100,000,000 interrupted; -1 pending (created with ``pending``)
     ``:done``             how many times the job completed (always 1; checked by the fault tests)
-    ``m/<key>``           job metadata: jid gid tpc app vrs trc ngn key ts jc ju pj pg pd pa px src err
+    ``m/<key>``           job metadata: jid gid tpc app vrs trc ngn key ts jc ju pj pg pd pa px src err;
+                          traced jobs also spn tps ps (see ``tracing.py``)
     ``d/<path>``          job data (``$job.data``), one field per job-map leaf, serializer-encoded
     ``a/<aid><dad>``      one activity execution's metadata, JSON (``ac``, ``au``, ``err``, ...; the
                           id, address, type and subtype come from the field name and the app)

@@ -7,10 +7,10 @@ from typing import Any
 
 from .errors import PayloadTooLargeError, ValidationError
 from .serializer import dumps
+from .tracing import ZERO_SPAN as ZERO_SPAN  # re-exported: the untraced context
+from .tracing import ZERO_TRACE as ZERO_TRACE
+from .tracing import stamp
 from .util import guid
-
-ZERO_SPAN = "0" * 16
-ZERO_TRACE = "0" * 32
 
 TRANSITION = "transition"
 AWAIT = "await"
@@ -22,13 +22,17 @@ INTERRUPT = "interrupt"     # interrupt another job (from an interrupt activity)
 COMPLETE = "complete"       # hotmesh_core's own: run the job-completion tasks (engine to engine)
 
 
-def metadata(jid: str, gid: str, dad: str, aid: str, *, trc: str | None = None,
+def metadata(jid: str, gid: str, dad: str, aid: str, *, trc: str | None = None, spn: str | None = None,
              topic: str | None = None, message_guid: str | None = None, **extra: Any) -> dict[str, Any]:
+    """A message's metadata. ``trc``/``spn``: its job's trace context (zeros when untraced); with
+    ``trc`` and no ``spn``, the traced step building it fills them in (``tracing.stamp``)."""
     meta: dict[str, Any] = {"guid": message_guid or guid(), "jid": jid, "gid": gid, "dad": dad, "aid": aid}
     if topic is not None:
         meta["topic"] = topic
-    meta["spn"] = ZERO_SPAN
+    meta["spn"] = spn or ZERO_SPAN
     meta["trc"] = trc or ZERO_TRACE
+    if trc is not None and spn is None:
+        stamp(meta, jid, topic is not None)
     meta.update(extra)
     return meta
 

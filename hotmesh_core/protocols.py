@@ -22,6 +22,7 @@ from .context import AppIndex
 from .keys import Keys
 from .seam import Redis
 from .store import Store
+from .tracing import Telemetry
 
 #: ``(message, ack)`` -> True when the reply was handled here (its leg 2 run and the worker's
 #: input acked in one step); False to send it through the engine stream.
@@ -39,6 +40,11 @@ class Parts(Protocol):
 
     @property
     def settings(self) -> Settings: ...
+
+    @property
+    def telemetry(self) -> Telemetry | None:
+        """Spans and metrics (``tracing.py``); None while tracing is off."""
+        ...
 
 
 class Host(Parts, Protocol):

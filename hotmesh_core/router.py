@@ -21,6 +21,7 @@ from .config import PAUSED, Settings
 from .errors import ConnectionLostError, RedisAuthError, RedisCommandError, RedisTimeoutError
 from .seam import Redis, pairs
 from .streams import ensure_group, trim
+from .tracing import DELIVERIES
 from .util import wait_event
 
 log = logging.getLogger("hotmesh.router")
@@ -159,15 +160,17 @@ class Router:
             return []
         return [(message_id, pairs(values) if values else None) for message_id, values in reply[0][1]]
 
-    async def _spawn(self, message_id: str, raw: str) -> None:
+    async def _spawn(self, message_id: str, raw: str, deliveries: int = 1) -> None:
         self.in_flight += 1
         self._holding.add(message_id)
         await self._limit.acquire()
-        task = asyncio.create_task(self._run(message_id, raw))
+        task = asyncio.create_task(self._run(message_id, raw, deliveries))
         self._active.add(task)
         task.add_done_callback(self._active.discard)
 
-    async def _run(self, message_id: str, raw: str) -> None:
+    async def _run(self, message_id: str, raw: str, deliveries: int = 1) -> None:
+        if deliveries > 1:
+            DELIVERIES.set(deliveries)    # this task's own context: tracing sees a redelivery
         try:
             await self.handler(self.stream, message_id, raw)
             self.processed += 1
@@ -262,6 +265,6 @@ class Router:
                     if count > self.settings.reclaim_count + 1:
                         await self.on_exhausted(self.stream, message_id, raw, count)
                     else:
-                        await self._spawn(message_id, raw)
+                        await self._spawn(message_id, raw, count)
             if cursor == "0-0":
                 return claimed

@@ -97,7 +97,12 @@ class WorkerRunner:
         meta = dict(message["metadata"])
         data = message.get("data") or {}
         policies = message.get("policies") or {}
-        status, code, out = await self._call(WorkerMessage(meta, data, policies))
+        telemetry = self.hm.telemetry
+        if telemetry is None:
+            status, code, out = await self._call(WorkerMessage(meta, data, policies))
+        else:
+            status, code, out = await telemetry.work(self.worker.topic, meta,
+                                                     lambda: self._call(WorkerMessage(meta, data, policies)))
         if out is None and status == "none":
             await self.hm.store.ack(stream, WORKER_GROUP, message_id)
             return
@@ -130,6 +135,8 @@ class WorkerRunner:
             message = msgs.parse(raw or "")
         except ValidationError as exc:
             await self.dead_letters.add(stream, WORKER_GROUP, message_id, raw, str(exc))
+            if self.hm.telemetry is not None:
+                self.hm.telemetry.dead_letter("worker")
             return
         meta = {**message["metadata"], "guid": guid()}
         error = {"message": "stream message max delivery count exceeded", "code": 999}

@@ -220,6 +220,9 @@ class JobView:
                 error = str(err)
         cells = [("job", self.jid), ("topic", meta.get("tpc")), ("version", meta.get("vrs")),
                  ("created", meta.get("jc")), ("events applied", self.events_applied)]
+        trace = meta.get("trc")
+        if trace and trace != "0" * 32:     # look the job up in the tracing backend by this id
+            cells.append(("trace", trace))
         info = " ".join(f"<span class='hm-muted'>{k}</span> <code>{html.escape(str(v))}</code>" for k, v in cells)
         return (f"<div class='hm-title'>Run <span class='hm-badge hm-status-{status} hm-job-status' "
                 f"data-status='{status}'>{status}</span></div><div>{info}</div>"

@@ -74,7 +74,8 @@ def completion_message(engine: StepContext, jid: str, gid: str, meta: dict[str, 
     extra: dict[str, Any] = {"emit": True} if emit else {}
     if expire is not None and not emit:
         extra["expire"] = expire
-    message = msgs.build(msgs.metadata(jid, gid, ",0", meta.get("tpc", "")), type=msgs.COMPLETE, **extra)
+    message = msgs.build(msgs.metadata(jid, gid, ",0", meta.get("tpc", ""), trc=meta.get("trc")),
+                         type=msgs.COMPLETE, **extra)
     return engine.keys.engine_stream(jid), message
 
 

@@ -15,6 +15,7 @@ from ..pipe import UNDEFINED, resolve
 from ..protocols import StepContext
 from ..serializer import dumps
 from ..store import StepSpec
+from ..tracing import Step
 from ..util import guid, timestamp
 from .stats import add_stats
 from .steps import completion_message, expire_seconds, plan_completion, seed_children
@@ -28,6 +29,8 @@ class Parent:
     aid: str
     awaits: bool
     trc: str | None = None
+    spn: str | None = None       # the parent job's span (traced jobs)
+    l1s: str | None = None       # the span of the step that started this job (traced jobs)
 
 
 @dataclass
@@ -35,6 +38,7 @@ class PreparedJob:
     jid: str
     spec: StepSpec
     message_guid: str | None
+    trace: tuple[Step, int, str] | None = None     # (trigger step, start ns, topic) when traced
 
 
 async def prepare(engine: StepContext, topic: str, data: dict[str, Any], *, index: AppIndex | None = None,
@@ -69,8 +73,6 @@ async def prepare(engine: StepContext, topic: str, data: dict[str, Any], *, inde
     gid = guid()
     meta: dict[str, str] = {"jid": jid, "gid": gid, "tpc": topic, "app": app.id, "vrs": app.version,
                             "ts": now[:12], "jc": now, "ju": now}
-    if trc and trc != msgs.ZERO_TRACE:
-        meta["trc"] = trc                     # no trace: nothing stored (messages carry the zero trace)
     if key is not UNDEFINED and key is not None:
         meta["key"] = str(key)
     if ngn:
@@ -80,59 +82,85 @@ async def prepare(engine: StepContext, topic: str, data: dict[str, Any], *, inde
                     px="false" if parent.awaits else "true")
     if message_guid:
         meta["src"] = message_guid
-    ctx["$job"]["metadata"] = {**meta, "js": 0}
-    spec = StepSpec(engine.keys.job(jid))
-    spec.hset.update({JobFields.meta(k): v for k, v in meta.items()})
-    spec.hset.update(job_map_fields(activity.job_maps, ctx))
-    for k, v in (search or {}).items():
-        spec.hset["_" + k] = v if isinstance(v, str) else dumps(v)
-    for k, v in (markers or {}).items():
-        if not k.startswith("-"):
-            raise ValidationError(f"marker '{k}' must start with '-'")
-        spec.hset[k] = v if isinstance(v, str) else dumps(v)
-    spec.hset.update(entry_fields(trigger_id, ",0", entry))
-    spec.hset[JobFields.ledger(trigger_id, ",0")] = str(TRIGGER_LEDGER)
-    children = [] if pending else children_for(activity, 200, ctx)
-    spec.create = -1 if pending else len(children)
-    seed_children(engine, spec, jid, gid, ",0", children, meta.get("trc"), index, ctx)
-    if parent and not parent.awaits:
-        parent_meta = msgs.metadata(parent.jid, parent.gid, parent.dad, parent.aid, trc=parent.trc,
-                                    message_guid="R" + (message_guid or gid)[1:])
-        spec.xadd.append((engine.keys.engine_stream(parent.jid), msgs.build(
-            parent_meta, type=msgs.RESULT, data={"job_id": jid, "jc": now, "ju": now},
-            status="success", code=200)))
-    add_stats(engine, activity, ctx, jid, spec)
-    if parent and parent.awaits:
-        spec.push.append((engine.keys.dependents(parent.jid), jid))
-    spec.event = engine.event(jid, trigger_id, ",0", "trigger", "started" if not pending else "pending", 200)
-    if pending:
-        spec.expire = max(1, int(pending))
-    else:
-        plan_completion(engine, spec, jid, gid, meta, graph.publishes,
-                        expire_seconds(engine, activity, graph.expire, ctx))
-        if activity.emit is not None and truthy(resolve(activity.emit, ctx)):
-            spec.emit_message = completion_message(engine, jid, gid, meta, graph.publishes, emit=True,
-                                                   force=True)
-    spec.ack = ack
-    return PreparedJob(jid, spec, message_guid)
+    telemetry, traced = engine.telemetry, None
+    if telemetry is not None:                 # trc, spn (and tps, ps): the job's trace context
+        step, token, t0 = telemetry.trigger(meta, trigger_id, trc=trc,
+                                            parent_span=parent.l1s if parent else None,
+                                            parent_job_span=parent.spn if parent else None)
+        traced = (step, t0, topic)
+    elif trc and trc != msgs.ZERO_TRACE:
+        meta["trc"] = trc                     # no trace: nothing stored (messages carry the zero trace)
+    try:
+        ctx["$job"]["metadata"] = {**meta, "js": 0}
+        spec = StepSpec(engine.keys.job(jid))
+        spec.hset.update({JobFields.meta(k): v for k, v in meta.items()})
+        spec.hset.update(job_map_fields(activity.job_maps, ctx))
+        for k, v in (search or {}).items():
+            spec.hset["_" + k] = v if isinstance(v, str) else dumps(v)
+        for k, v in (markers or {}).items():
+            if not k.startswith("-"):
+                raise ValidationError(f"marker '{k}' must start with '-'")
+            spec.hset[k] = v if isinstance(v, str) else dumps(v)
+        spec.hset.update(entry_fields(trigger_id, ",0", entry))
+        spec.hset[JobFields.ledger(trigger_id, ",0")] = str(TRIGGER_LEDGER)
+        children = [] if pending else children_for(activity, 200, ctx)
+        spec.create = -1 if pending else len(children)
+        seed_children(engine, spec, jid, gid, ",0", children, meta.get("trc"), index, ctx)
+        if parent and not parent.awaits:
+            parent_meta = msgs.metadata(parent.jid, parent.gid, parent.dad, parent.aid, trc=parent.trc,
+                                        spn=parent.spn, message_guid="R" + (message_guid or gid)[1:])
+            spec.xadd.append((engine.keys.engine_stream(parent.jid), msgs.build(
+                parent_meta, type=msgs.RESULT, data={"job_id": jid, "jc": now, "ju": now},
+                status="success", code=200)))
+        add_stats(engine, activity, ctx, jid, spec)
+        if parent and parent.awaits:
+            spec.push.append((engine.keys.dependents(parent.jid), jid))
+        spec.event = engine.event(jid, trigger_id, ",0", "trigger", "started" if not pending else "pending", 200)
+        if pending:
+            spec.expire = max(1, int(pending))
+        else:
+            plan_completion(engine, spec, jid, gid, meta, graph.publishes,
+                            expire_seconds(engine, activity, graph.expire, ctx))
+            if activity.emit is not None and truthy(resolve(activity.emit, ctx)):
+                spec.emit_message = completion_message(engine, jid, gid, meta, graph.publishes, emit=True,
+                                                       force=True)
+        spec.ack = ack
+    except BaseException as exc:
+        if traced is not None and telemetry is not None:
+            await telemetry.triggered(traced[0], traced[1], False, False, topic, exc)
+        raise
+    finally:
+        if traced is not None and telemetry is not None:
+            telemetry.leave(token)      # the messages are built: this task leaves the trigger step
+    return PreparedJob(jid, spec, message_guid, traced)
 
 
 async def commit(engine: StepContext, job: PreparedJob) -> None:
-    result = await engine.store.step(job.spec)
+    try:
+        result = await engine.store.step(job.spec)
+    except BaseException as exc:
+        if job.trace is not None and engine.telemetry is not None:
+            await engine.telemetry.triggered(job.trace[0], job.trace[1], False, False, job.trace[2], exc)
+        raise
     crash_point("trigger.after_step")
-    if result.status == "exists":
-        if job.message_guid and result.detail == job.message_guid:
-            if job.spec.ack:
-                await engine.store.ack(*job.spec.ack)   # a redelivered spawn: already applied
-            return
-        raise DuplicateJobError(f"Duplicate job: {job.jid}", job_id=job.jid)
+    error = None
+    if result.status == "exists" and not (job.message_guid and result.detail == job.message_guid):
+        error = DuplicateJobError(f"Duplicate job: {job.jid}", job_id=job.jid)
+    if job.trace is not None and engine.telemetry is not None:
+        await engine.telemetry.triggered(job.trace[0], job.trace[1], result.status == "ok", result.finished,
+                                         job.trace[2], error)
+    if error is not None:
+        raise error
+    if result.status == "exists" and job.spec.ack:
+        await engine.store.ack(*job.spec.ack)   # a redelivered spawn: already applied
 
 
 async def start_child(engine: StepContext, message: dict[str, Any], ack: tuple[str, str, str]) -> None:
     """An ``await`` message: start the child job with parent pointers (idempotent per message guid)."""
     meta = message["metadata"]
     parent = Parent(meta["jid"], meta["gid"], meta["dad"], meta["aid"],
-                    awaits=meta.get("await", True) is not False, trc=meta.get("trc"))
+                    awaits=meta.get("await", True) is not False, trc=meta.get("trc"), spn=meta.get("spn"),
+                    l1s=meta.get("l1s"))
     try:
         job = await prepare(engine, meta["topic"], message.get("data") or {}, parent=parent,
                             message_guid=meta["guid"], ack=ack, trc=meta.get("trc"))
@@ -142,6 +170,6 @@ async def start_child(engine: StepContext, message: dict[str, Any], ack: tuple[s
         # receives the error, and this message is acked in the same transaction.
         error = {"message": exc.message, "code": exc.code}
         parent_meta = msgs.metadata(parent.jid, parent.gid, parent.dad, parent.aid, trc=parent.trc,
-                                    message_guid="E" + meta["guid"][1:])
+                                    spn=parent.spn, message_guid="E" + meta["guid"][1:])
         await engine.store.add_and_ack(engine.keys.engine_stream(parent.jid), msgs.build(
             parent_meta, type=msgs.RESULT, data=error, status="error", code=exc.code), ack)
