@@ -307,6 +307,10 @@ class Telemetry:
         t0 = time.time_ns()
         leg = LEGS.get(kind or "", "2")
         trc = meta.get("trc")
+        if not _valid(trc, ZERO_TRACE) and meta.get("jid"):
+            # a message minted without the job's context (a web hook's signal, a due timer, a
+            # signal activity): the job hash has it; the messages this step sends carry it on
+            trc = await self._job_context(meta)
         deliveries = DELIVERIES.get()
         step = Step(str(meta.get("jid", "")), "", "", "")
         if _valid(trc, ZERO_TRACE):
@@ -348,6 +352,18 @@ class Telemetry:
             self._end(step.span, status, code, text)
         if step.finished:
             await self._job_done(step.jid)
+
+    async def _job_context(self, meta: dict[str, Any]) -> str | None:
+        """The job's trace id and span (``m/trc``, ``m/spn``), set into ``meta``; None if it has none."""
+        try:
+            trc, spn = await self.read_fields(str(meta["jid"]), ["m/trc", "m/spn"])
+        except Exception as exc:  # noqa: BLE001 - telemetry never fails a step
+            log.debug("job %s: no trace context (%s)", meta.get("jid"), exc)
+            return None
+        if not _valid(trc, ZERO_TRACE):
+            return None
+        meta["trc"], meta["spn"] = trc, spn
+        return trc
 
     async def _job_done(self, jid: str) -> None:
         """A step of this process completed job ``jid``: count it and record the job span."""

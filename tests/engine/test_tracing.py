@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from hotmesh_core import HotMesh, JobError
+from hotmesh_core import HotMesh, JobError, Worker
 
 from ..conftest import fast_settings
 from ..helpers import assert_eventually
@@ -306,3 +306,58 @@ async def test_a_redelivered_step_is_marked_and_counted(
     assert [p["value"] for p in got if p["name"] == "hotmesh.redeliveries"] == [1]
     assert [p["value"] for p in got if p["name"] == "hotmesh.steps"
             and p["attributes"]["outcome"] == "error"] == [1]
+
+
+HOOKS = """
+app:
+  id: {APP}
+  version: '1'
+  graphs:
+    - subscribes: otel.wait
+      activities:
+        t1: { type: trigger }
+        s1: { type: hook, sleep: 1 }
+        h1: { type: hook }
+        a1: { type: worker, topic: otel.after, input: { maps: { x: 1 } } }
+      transitions:
+        t1: [{ to: s1 }]
+        s1: [{ to: h1 }]
+        h1: [{ to: a1 }]
+      hooks:
+        otel.resume:
+          - to: h1
+            conditions:
+              match:
+                - expected: '{$job.metadata.jid}'
+                  actual: '{$self.hook.data.id}'
+"""
+
+
+async def test_steps_after_a_timer_and_a_web_hook_stay_in_the_job_trace(
+        otel: tuple[InMemorySpanExporter, InMemoryMetricReader], redis_url: str, app_id: str) -> None:
+    """A due timer and a web hook's signal are minted without the job's context: their steps read
+    it from the job, so every step of the job is one trace."""
+    exporter, _ = otel
+    exporter.clear()
+
+    async def after(message: Any) -> dict[str, Any]:
+        return {"done": True}
+
+    hm = await HotMesh.init(app_id, redis_url, workers=[Worker("otel.after", after)],
+                            settings=fast_settings(tracing=True))
+    try:
+        await hm.activate(await hm.deploy(HOOKS.replace("{APP}", app_id)))
+        jid = await hm.pub("otel.wait", {})
+        await assert_eventually(lambda: hm.hook("otel.resume", {"id": jid}), timeout=10)
+        async def finished() -> bool:
+            return await hm.get_status(jid) == 0
+
+        await assert_eventually(finished, timeout=10)
+        await asyncio.sleep(0.2)
+    finally:
+        await hm.stop()
+    spans = [span_dict(s) for s in exporter.get_finished_spans()
+             if dict(s.attributes or {}).get("hotmesh.job.id") == jid or s.name.startswith("worker")]
+    names = sorted(s["name"] for s in spans)
+    assert "step s1 2" in names and "step h1 2" in names and "worker otel.after" in names, names
+    assert len({s["trace"] for s in spans}) == 1, spans
