@@ -309,7 +309,8 @@ class Bench:
         server = await admin.info("server")
         if o.tracing:
             install_otel_sdk()
-        settings = Settings(expire_seconds=o.expire_seconds, tracing=o.tracing)
+        # ``tracing`` only when asked: a baseline core (``run.py --baseline``) may predate it
+        settings = Settings(expire_seconds=o.expire_seconds, **({"tracing": True} if o.tracing else {}))
         self.result = result = {
             "tag": o.tag,
             "impl": "python",
