@@ -214,3 +214,40 @@ async def test_subscriptions_survive_a_killed_connection(wire: Wire, sync_redis,
         assert got.empty()
     finally:
         await subscriber.close()
+
+
+UVLOOP_JOB = """
+import asyncio, sys
+import uvloop
+from hotmesh_core import HotMesh, Worker
+
+async def work(message):
+    return {"y": message.data["x"] * 2}
+
+async def main(url, app_id):
+    hm = await HotMesh.init(app_id, url, workers=[Worker(app_id + ".work", work)])
+    try:
+        await hm.activate(await hm.deploy(sys.argv[3]))
+        job = await hm.pubsub(app_id + ".go", {"x": 21}, timeout=10)
+        print(type(asyncio.get_running_loop()).__module__, job["data"])
+    finally:
+        await hm.stop()
+
+uvloop.run(main(sys.argv[1], sys.argv[2]))
+"""
+
+
+@pytest.mark.parametrize("scheme", ["plain", "tls"])
+def test_a_whole_job_on_uvloop(scheme: str, redis_url: str, tls_server: RedisServer, app_id: str) -> None:
+    """uvloop's transports are not asyncio.Transport subclasses: the Wire and its pub/sub take them."""
+    import subprocess
+    import sys
+
+    import uvloop  # noqa: F401  (a dev dependency: fail, do not skip, when it is missing)
+
+    url = redis_url if scheme == "plain" else tls_server.url
+    out = subprocess.run([sys.executable, "-c", UVLOOP_JOB, url, f"{app_id}-{scheme}",
+                          APP.replace("{APP}", f"{app_id}-{scheme}")], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "uvloop {'y': 42}", out.stdout
