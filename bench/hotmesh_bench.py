@@ -12,7 +12,7 @@ Usage::
 
     python bench/hotmesh_bench.py --scenario trigger|seq|fan [--n 2000] [--lat 200] [--warmup 20]
         [--phases pub,pubsub,lat] [--rep 1] [--out results.jsonl] [--tag default]
-        [--idle-ms 5000] [--settle-ms 3000] [--port P | --redis-url URL] [--tls] [--tracing]
+        [--idle-ms 5000] [--settle-ms 3000] [--port P | --redis-url URL] [--tls] [--tracing] [--uvloop]
 
 Redis: ``--redis-url`` (used as is, ``rediss://...?ssl_ca_certs=...`` for TLS), else ``--port`` or
 ``REDIS_PORT``, names an already running redis-server (it is FLUSHDB'd!); without any a private
@@ -253,6 +253,7 @@ class Options:
     expire_seconds: int
     tls: bool = False
     tracing: bool = False
+    uvloop: bool = False
 
 
 PhaseBody = Callable[[], Awaitable[dict[str, Any]]]
@@ -330,6 +331,7 @@ class Bench:
                 "hotmesh_core_path": str(Path(hotmesh_core.__file__).parent),
                 "tracing": "on: SDK providers, spans batched to a dropping exporter, metrics in memory"
                            if o.tracing else "off",
+                "eventLoop": type(asyncio.get_running_loop()).__module__,
                 "concurrency": o.concurrency or "all N at once (like bench.js)",
                 "maxConnections": o.max_connections or "hotmesh_core default",
                 "expire": f"Settings.expire_seconds={settings.expire_seconds}: completed job hash gets "
@@ -645,6 +647,8 @@ def parse_args(argv: Iterable[str] | None = None) -> Options:
                    help="Settings.expire_seconds (default 1, like the reference's default; diagnosis only)")
     p.add_argument("--tracing", action="store_true",
                    help="Settings.tracing on, with OpenTelemetry SDK providers (spans batched and dropped)")
+    p.add_argument("--uvloop", action="store_true",
+                   help="run the process on uvloop's event loop instead of asyncio's (its TLS transport is C)")
     a = p.parse_args(list(argv) if argv is not None else None)
     url = a.redis_url or (redis_url(a.port) if a.port else "")
     if a.tls and url:
@@ -653,7 +657,7 @@ def parse_args(argv: Iterable[str] | None = None) -> Options:
                    phases=[x.strip() for x in a.phases.split(",") if x.strip()], rep=str(a.rep),
                    out=a.out, tag=a.tag, idle_ms=a.idle_ms, settle_ms=a.settle_ms, url=url,
                    concurrency=a.concurrency, max_connections=a.max_connections, profile=a.profile,
-                   expire_seconds=a.expire_seconds, tls=a.tls, tracing=a.tracing)
+                   expire_seconds=a.expire_seconds, tls=a.tls, tracing=a.tracing, uvloop=a.uvloop)
 
 
 def install_otel_sdk() -> None:
@@ -693,6 +697,10 @@ def main(argv: Iterable[str] | None = None) -> int:
         private = start_redis(tls=opts.tls)             # free loopback port, no persistence
         opts.url = private.url
     try:
+        if opts.uvloop:
+            import uvloop
+
+            return uvloop.run(amain(opts))
         return asyncio.run(amain(opts))
     except Exception:
         print("BENCH ERROR", traceback.format_exc(), file=sys.stderr)

@@ -373,6 +373,8 @@ def parse_args() -> argparse.Namespace:
                    help="python only: redis-py pool size of the HotMesh client (0: hotmesh_core's default)")
     p.add_argument("--profile", default=None, choices=list(PHASES),
                    help="python only: cProfile this phase (slows it) and print the top functions")
+    p.add_argument("--uvloop", action="store_true",
+                   help="python only: the benchmark processes run on uvloop (hotmesh_bench.py --uvloop)")
     p.add_argument("--tracing", action="store_true",
                    help="python only: Settings.tracing on with OpenTelemetry SDK providers (hotmesh_bench.py --tracing)")
     p.add_argument("--timeout", type=float, default=900, help="seconds per python run / whole reference run")
@@ -427,6 +429,8 @@ def run_python_once(args: argparse.Namespace, url: str, out_dir: Path, outcome: 
         cmd += ["--profile", args.profile]
     if args.tracing:
         cmd += ["--tracing"]
+    if args.uvloop:
+        cmd += ["--uvloop"]
     before = len(read_jsonl(side.results))
     log = out_dir / f"{side.name}.{scenario}.{rep}.log"
     code, _ = run_logged(cmd, env=python_env(side.src), cwd=REPO, log=log, timeout=args.timeout,
