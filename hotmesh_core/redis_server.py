@@ -47,7 +47,6 @@ import fcntl
 import hashlib
 import logging
 import os
-import queue
 import shutil
 import signal
 import socket
@@ -60,9 +59,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from .errors import RedisServerError
+from .util import DaemonPool
 
 log = logging.getLogger("hotmesh.redis")
 
@@ -124,39 +124,12 @@ def ping_unix(path: str | Path, timeout: float = 0.2) -> bool:
 # PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not the process: a server
 # forked from a short-lived thread (SyncHotMesh's loop, asyncio.to_thread...) would be stopped
 # with it. So every server is forked by this daemon thread, which ends only with the process.
-_spawn_queue: queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]]] = queue.SimpleQueue()
-_spawn_thread: threading.Thread | None = None
-_spawn_guard = threading.Lock()
-
-
-def _spawner() -> None:
-    while True:
-        fn, future = _spawn_queue.get()
-        if not future.set_running_or_notify_cancel():
-            continue
-        try:
-            future.set_result(fn())
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            future.set_exception(exc)
+_SPAWNER = DaemonPool(1, "hotmesh-redis-spawner")     # never closed: it lives as long as the process
 
 
 def on_spawner(fn: Callable[[], T]) -> concurrent.futures.Future[T]:
     """Run ``fn`` on the spawner thread (at once when called from it)."""
-    global _spawn_thread
-    future: concurrent.futures.Future[T] = concurrent.futures.Future()
-    if threading.current_thread() is _spawn_thread:
-        future.set_running_or_notify_cancel()
-        try:
-            future.set_result(fn())
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
-            future.set_exception(exc)
-        return future
-    with _spawn_guard:
-        if _spawn_thread is None or not _spawn_thread.is_alive():
-            _spawn_thread = threading.Thread(target=_spawner, name="hotmesh-redis-spawner", daemon=True)
-            _spawn_thread.start()
-    _spawn_queue.put((fn, future))
-    return future
+    return _SPAWNER.submit(fn)
 
 
 def _death_signal() -> Callable[[], None] | None:

@@ -21,8 +21,10 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
+
+T = TypeVar("T")
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-"
 
@@ -116,7 +118,7 @@ class DaemonPool:
     """Threads for blocking callables that never hold up the process's exit: daemon threads
     (``asyncio.to_thread``'s pool is joined at exit, so one callback stuck for ever would hang
     it). Up to ``size`` threads, started when needed; ``run`` awaits one call in the caller's
-    context (contextvars), like ``asyncio.to_thread``."""
+    context (contextvars), like ``asyncio.to_thread``; ``submit`` hands one over from any thread."""
 
     def __init__(self, size: int, name: str) -> None:
         self.size = max(1, size)
@@ -129,10 +131,22 @@ class DaemonPool:
         self._closed = False
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        context = contextvars.copy_context()
+        return await asyncio.wrap_future(self.submit(lambda: context.run(fn, *args)))
+
+    def submit(self, call: Callable[[], T]) -> concurrent.futures.Future[T]:
+        """Run ``call`` on a pool thread; called from one of them, it runs at once (a call on a
+        one-thread pool that waited for a call of its own would wait for ever)."""
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        if threading.current_thread() in self._threads:
+            future.set_running_or_notify_cancel()
+            try:
+                future.set_result(call())
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                future.set_exception(exc)
+            return future
         if self._closed:
             raise RuntimeError(f"{self.name}: the pool is closed")
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        context = contextvars.copy_context()
         with self._lock:
             self._busy += 1
             if self._busy > len(self._threads) and len(self._threads) < self.size:
@@ -140,8 +154,8 @@ class DaemonPool:
                                           daemon=True)
                 self._threads.append(thread)
                 thread.start()
-        self._queue.put((future, lambda: context.run(fn, *args)))
-        return await asyncio.wrap_future(future)
+        self._queue.put((future, call))
+        return future
 
     def _work(self) -> None:
         while True:
@@ -152,7 +166,7 @@ class DaemonPool:
             if future.set_running_or_notify_cancel():
                 try:
                     future.set_result(call())
-                except BaseException as exc:  # noqa: BLE001 - handed to the awaiting coroutine
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
                     future.set_exception(exc)
             with self._lock:
                 self._busy -= 1
