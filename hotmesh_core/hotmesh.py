@@ -209,8 +209,9 @@ class HotMesh:
 
     async def stream_stats(self, stream: str, group: str) -> dict[str, int]:
         """``backlog`` (pending + undelivered), ``pending`` and ``consumers`` of one consumer group."""
-        found = next((g for g in await groups(self.redis, stream) if g.get("name") == group), {})
-        return {"backlog": await backlog(self.redis, stream), "pending": int(found.get("pending") or 0),
+        every = await groups(self.redis, stream)
+        found = next((g for g in every if g.get("name") == group), {})
+        return {"backlog": await backlog(self.redis, stream, every), "pending": int(found.get("pending") or 0),
                 "consumers": int(found.get("consumers") or 0)}
 
     async def throttle(self, ms: int, *, topic: str | None = None, guid: str | None = None) -> int:

@@ -57,9 +57,11 @@ async def groups(redis: Redis, stream: str) -> list[dict[str, Any]]:
     return [pairs(group) for group in reply]
 
 
-async def backlog(redis: Redis, stream: str) -> int:
-    """Work left in ``stream``: pending plus undelivered entries of its busiest consumer group."""
-    found = await groups(redis, stream)
+async def backlog(redis: Redis, stream: str, found: list[dict[str, Any]] | None = None) -> int:
+    """Work left in ``stream``: pending plus undelivered entries of its busiest consumer group
+    (``found``: its ``groups`` when the caller read them already)."""
+    if found is None:
+        found = await groups(redis, stream)
     if not found:
         return int(await redis.call("XLEN", stream))
     most = 0

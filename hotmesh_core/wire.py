@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import inspect
 import logging
 import ssl
@@ -273,7 +272,6 @@ class Wire:
         self._protocol: _Protocol | None = None
         self._connecting: asyncio.Lock | None = None
         self._watchdog: asyncio.Task[None] | None = None
-        self._scripts: dict[str, str] = {}      # sha -> source
         self._closing = False
         self._connected_once = False            # a command was answered once (else: fail at once)
         self._last_error: Exception = ConnectionLostError(f"cannot reach Redis at {redact(url)}")
@@ -394,16 +392,6 @@ class Wire:
 
     def subscriber(self) -> WireSubscriber:
         return WireSubscriber(self.endpoint, connect_timeout=self.connect_timeout)
-
-    # -- the pre-seam names (kept for the benchmark and the tests) -------------------------------
-    def script(self, source: str) -> str:
-        """Register an ad-hoc Lua script; returns its SHA1 for ``evalsha``."""
-        sha = hashlib.sha1(source.encode()).hexdigest()
-        self._scripts[sha] = source
-        return sha
-
-    async def evalsha(self, sha: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        return await self.run(Script("adhoc", self._scripts[sha], sha), keys, args)
 
     async def close(self) -> None:
         self._closing = True

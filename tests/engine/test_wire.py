@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 
 import pytest
 
 from hotmesh_core.errors import ConnectionLostError, RedisCommandError, RedisTimeoutError
+from hotmesh_core.seam import Script
 from hotmesh_core.streams import backlog, trim
 from hotmesh_core.wire import Wire
 
@@ -52,11 +54,12 @@ async def test_a_cancelled_caller_does_not_shift_the_replies(wire: Wire, app_id)
     assert after == [2, 3, 4, 5, 6]
 
 
-async def test_evalsha_loads_a_flushed_script_again(wire: Wire, sync_redis) -> None:
-    sha = wire.script("return ARGV[1] .. '!'")
-    assert await wire.evalsha(sha, [], ["hi"]) == "hi!"
+async def test_run_loads_a_flushed_script_again(wire: Wire, sync_redis) -> None:
+    source = "return ARGV[1] .. '!'"
+    script = Script("test", source, hashlib.sha1(source.encode()).hexdigest())
+    assert await wire.run(script, [], ["hi"]) == "hi!"
     sync_redis.script_flush()
-    assert await wire.evalsha(sha, [], ["again"]) == "again!"
+    assert await wire.run(script, [], ["again"]) == "again!"
 
 
 async def test_a_killed_connection_is_replaced_and_the_command_retried(wire: Wire, sync_redis, app_id) -> None:
