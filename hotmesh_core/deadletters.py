@@ -10,6 +10,7 @@ the dead letter, in one transaction), ``discard`` removes it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,9 +41,12 @@ class DeadLetter:
 
 
 class DeadLetters:
-    def __init__(self, redis: Redis, keys: Keys) -> None:
+    """``counted`` (when given) is called after each ``add`` (the dead-letter metric, ``tracing.py``)."""
+
+    def __init__(self, redis: Redis, keys: Keys, counted: Callable[[], None] | None = None) -> None:
         self.redis = redis
         self.key = keys.dead_letters()
+        self.counted = counted
 
     async def add(self, stream: str, group: str, message_id: str, raw: str | None, reason: str) -> None:
         """Dead-letter the entry ``message_id`` of ``stream`` and ack it there, atomically."""
@@ -50,6 +54,8 @@ class DeadLetters:
         await self.redis.transaction([
             ["XADD", self.key, "*", "message", raw or "", "stream", stream, "reason", reason],
             ["XACK", stream, group, message_id]])
+        if self.counted is not None:
+            self.counted()
 
     async def list(self, limit: int = 100, *, newest_first: bool = True) -> list[DeadLetter]:
         command = ["XREVRANGE", self.key, "+", "-"] if newest_first else ["XRANGE", self.key, "-", "+"]

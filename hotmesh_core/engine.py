@@ -56,7 +56,8 @@ class Engine:
                  on_timer: Callable[[], None] | None = None, telemetry: Telemetry | None = None) -> None:
         self.telemetry = telemetry
         self.store = store if telemetry is None else _ObservedStore(store.redis, store.keys)
-        self.dead_letters = DeadLetters(store.redis, keys)
+        self.dead_letters = DeadLetters(store.redis, keys, counted=None if telemetry is None
+                                        else lambda: telemetry.dead_letter("engine"))
         self.keys = keys
         self.settings = settings
         self.guid = guid
@@ -135,8 +136,6 @@ class Engine:
             await self.handle(stream, message_id, raw)
         except ValidationError as exc:
             await self.dead_letters.add(stream, ENGINE_GROUP, message_id, raw, str(exc))
-            if self.telemetry is not None:
-                self.telemetry.dead_letter("engine")
 
     async def exhausted(self, stream: str, message_id: str, raw: str | None, deliveries: int) -> None:
         """A message delivered more than the cap: fail its activity with code 999 (never loops)."""
@@ -146,8 +145,6 @@ class Engine:
             await legs.fail_exhausted(self, message, (stream, ENGINE_GROUP, message_id), reason)
         except Exception as exc:  # noqa: BLE001 - whatever it is, it must not loop
             await self.dead_letters.add(stream, ENGINE_GROUP, message_id, raw, f"{reason}: {exc}")
-            if self.telemetry is not None:
-                self.telemetry.dead_letter("engine")
 
     async def handle(self, stream: str, message_id: str, raw: str) -> None:
         message = msgs.parse(raw)

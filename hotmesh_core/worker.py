@@ -85,7 +85,9 @@ class WorkerRunner:
         self.stream = hm.keys.worker_stream(worker.topic)
         self.counts: dict[int, int] = {}
         self.forwarder = Forwarder(hm.store.redis, atomic=hm.keys.shards <= 1)
-        self.dead_letters = DeadLetters(hm.store.redis, hm.keys)
+        telemetry = hm.telemetry
+        self.dead_letters = DeadLetters(hm.store.redis, hm.keys, counted=None if telemetry is None
+                                        else lambda: telemetry.dead_letter("worker"))
         self._threads = DaemonPool(worker.concurrency, f"hotmesh worker {worker.topic}")
 
     def close(self) -> None:
@@ -135,8 +137,6 @@ class WorkerRunner:
             message = msgs.parse(raw or "")
         except ValidationError as exc:
             await self.dead_letters.add(stream, WORKER_GROUP, message_id, raw, str(exc))
-            if self.hm.telemetry is not None:
-                self.hm.telemetry.dead_letter("worker")
             return
         meta = {**message["metadata"], "guid": guid()}
         error = {"message": "stream message max delivery count exceeded", "code": 999}
