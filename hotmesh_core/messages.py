@@ -31,7 +31,7 @@ def metadata(jid: str, gid: str, dad: str, aid: str, *, trc: str | None = None, 
         meta["topic"] = topic
     meta["spn"] = spn or ZERO_SPAN
     meta["trc"] = trc or ZERO_TRACE
-    if trc is not None and spn is None:
+    if spn is None and trc is not None and trc != ZERO_TRACE:    # untraced jobs: no context lookup
         stamp(meta, jid, topic is not None)
     meta.update(extra)
     return meta
