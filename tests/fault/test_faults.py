@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import pytest
@@ -141,9 +142,17 @@ async def test_poison_messages_among_healthy_jobs(mesh, fleet, sync_redis, app_i
     await assert_eventually(lambda: check(sync_redis, app_id, jids, fleet.oracle).pending_entries == 0)
 
 
+#: seconds of acknowledged writes a kill -9 of redis-server can lose with appendfsync everysec
+#: (a write postponed behind a slow background fsync, up to 2 s, plus the second being synced)
+AOF_WINDOW = 3.0
+
+
 async def test_redis_killed_and_restarted_during_load(app_id, tmp_path) -> None:
     """T3a: redis-server SIGKILLed at half of 1,000 jobs and restarted on the same AOF (everysec):
-    engines and workers reconnect with backoff; every accepted job completes exactly once."""
+    engines and workers reconnect with backoff; every accepted job that Redis kept completes exactly
+    once. Redis acknowledges a write before its AOF ``write()`` when a background fsync is slow (it
+    postpones the write up to 2 s), so a ``kill -9`` can lose jobs accepted just before it: only
+    those, accepted in the last ``AOF_WINDOW`` seconds before the kill, may be missing."""
     total = 1000
     server = RedisServer(port=0, data_dir=tmp_path / "redis", appendonly=True).start()
     fleet = Fleet(server.url, app_id, tmp_path)
@@ -153,20 +162,28 @@ async def test_redis_killed_and_restarted_during_load(app_id, tmp_path) -> None:
         await hm.activate(await hm.deploy(FAULT_APP.replace("{APP}", app_id)))
         fleet.start("engine")
         fleet.start("worker")
-        accepted: list[str] = []
+        accepted: list[tuple[str, float]] = []
         refused = 0
+        killed_at = 0.0
         for i in range(total):
             if i == total // 2:
+                killed_at = time.monotonic()
                 server.kill()
                 await asyncio.sleep(1.0)
                 server.start()
             try:
-                accepted.append(await hm.pub("fault.test", {"id": f"r{i}"}))
+                accepted.append((await hm.pub("fault.test", {"id": f"r{i}"}), time.monotonic()))
             except Exception:
                 refused += 1
-        await assert_eventually(lambda: all_done(client, app_id, accepted), timeout=120, interval=0.5)
-        report = check(client, app_id, accepted, fleet.oracle, EXPECTED)
-        print(f"\nT3a redis kill -9 + restart: {report} accepted={len(accepted)} refused={refused}")
+        # right away (completed jobs expire later): a job whose hash is gone was lost with the AOF
+        missing = {jid for jid, _ in accepted if not client.exists(f"hmsh:{app_id}:j:{jid}")}
+        in_window = {jid for jid, at in accepted if killed_at - AOF_WINDOW <= at <= killed_at}
+        assert missing <= in_window, f"lost outside the AOF window: {sorted(missing - in_window)}"
+        kept = [jid for jid, _ in accepted if jid not in missing]
+        await assert_eventually(lambda: all_done(client, app_id, kept), timeout=120, interval=0.5)
+        report = check(client, app_id, kept, fleet.oracle, EXPECTED)
+        print(f"\nT3a redis kill -9 + restart: {report} accepted={len(accepted)} refused={refused} "
+              f"lost_in_aof_window={len(missing)}")
         assert len(accepted) >= total * 0.9
         assert not report.lost and not report.dup_engine and not report.wrong_data
     finally:
