@@ -21,11 +21,13 @@ from .errors import (
     JobNotFoundError,
     JobTimeoutError,
     ManifestError,
+    PayloadError,
     PayloadTooLargeError,
     PipeError,
     QuorumError,
     RedisAuthError,
     RedisCommandError,
+    RedisConfigError,
     RedisError,
     RedisOutOfMemoryError,
     RedisPermissionError,
@@ -37,15 +39,15 @@ from .errors import (
 from .hotmesh import HotMesh
 from .redis_server import RedisServer
 from .sync import SyncHotMesh
-from .worker import Worker, WorkerMessage, WorkerResponse
+from .worker import PARK, Worker, WorkerMessage, WorkerResponse
 
 __all__ = [
     "AppNotFoundError", "ConnectionLostError", "DeadLetter", "DuplicateJobError", "HotMesh", "HotMeshError",
     "JobCompletedError", "JobError", "JobNotFoundError", "JobTimeoutError", "ManifestError",
-    "PayloadTooLargeError", "PipeError", "Plan", "QuorumError", "RedisAuthError", "RedisCommandError",
+    "PayloadError", "PayloadTooLargeError", "PipeError", "Plan", "QuorumError", "RedisAuthError", "RedisCommandError", "RedisConfigError",
     "RedisError", "RedisOutOfMemoryError", "RedisPermissionError", "RedisServer", "RedisTimeoutError",
     "Settings", "SyncHotMesh", "TopicNotFoundError", "ValidationError", "VersionInfo", "VersionNotFoundError",
-    "Worker", "WorkerMessage", "WorkerResponse",
+    "PARK", "Worker", "WorkerMessage", "WorkerResponse",
 ]
 __version__ = "0.1.0"          # the one place the version is written (pyproject reads it)
 

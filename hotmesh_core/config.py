@@ -59,6 +59,9 @@ class Settings:
     #: how long (seconds) a command keeps retrying on new connections after Redis went away,
     #: before it fails with ``ConnectionLostError``
     reconnect_seconds: float = field(default_factory=lambda: _env_float("HMSH_RECONNECT_SECONDS", 30))
+    #: accept a Redis whose ``maxmemory-policy`` may evict keys (job state, streams) under memory
+    #: pressure; without it ``init`` refuses such a server with ``RedisConfigError``
+    allow_eviction: bool = field(default_factory=lambda: _env_flag("HMSH_ALLOW_EVICTION"))
     #: OpenTelemetry spans and metrics (``tracing.py``; needs the ``otel`` extra). Off by default
     tracing: bool = field(default_factory=lambda: _env_flag("HMSH_TRACING"))
 

@@ -72,6 +72,18 @@ class ValidationError(HotMeshError):
     code = 400
 
 
+class PayloadError(ValidationError):
+    """A payload holds a value that is not JSON (a non-string key, bytes, a set, a datetime, NaN,
+    ±Infinity, any other object) or is nested deeper than the limit; ``path`` names the bad value
+    (``job input.items[3].when``). Nothing was written."""
+
+    code = 400
+
+    @property
+    def path(self) -> str:
+        return str(self.details.get("path", ""))
+
+
 class PayloadTooLargeError(HotMeshError):
     """A payload exceeds the configured size cap; nothing was written."""
 
@@ -179,6 +191,13 @@ class RedisOutOfMemoryError(RedisError):
 
     code = 507
     transient = True
+
+
+class RedisConfigError(RedisError):
+    """The Redis server is configured in a way that can lose job state (``maxmemory-policy`` other
+    than ``noeviction``); ``Settings.allow_eviction`` / ``HMSH_ALLOW_EVICTION=1`` accepts it."""
+
+    code = 500
 
 
 class RedisCommandError(RedisError):

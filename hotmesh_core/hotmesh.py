@@ -35,6 +35,8 @@ from .errors import (
     JobError,
     JobNotFoundError,
     JobTimeoutError,
+    RedisConfigError,
+    RedisPermissionError,
     TopicNotFoundError,
     ValidationError,
 )
@@ -80,7 +82,8 @@ class HotMesh:
         self.scout: TimeScout | None = None
         self.quorum = Quorum(self, engine=lambda: self.engine, routers=lambda: self.routers,
                              workers=lambda: self.workers)
-        self.listener = Listener(redis.subscriber(), self.keys, self.guid, self.quorum.on_message)
+        self.listener = Listener(redis.subscriber(), self.keys, self.guid, self.quorum.on_message,
+                                 finished=self._finished_outputs)
         self._dead_letters = DeadLetters(redis, self.keys)
         self._stopped = False
         self.telemetry: Telemetry | None = None
@@ -108,6 +111,7 @@ class HotMesh:
 
     async def _start(self, engine: bool, workers: Iterable[Worker]) -> None:
         await self.redis.call("PING")
+        await self._check_eviction()
         await self.listener.start()
         if engine:
             self.engine = self._new_engine()
@@ -134,6 +138,24 @@ class HotMesh:
             self.scout.start()
             if self.telemetry is not None:
                 self.telemetry.sample_timers(lambda: self.redis.call("ZCARD", self.keys.timers()))
+
+    async def _check_eviction(self) -> None:
+        """Refuse a Redis that may evict job state (BullMQ warns the same way), unless allowed."""
+        try:
+            info = await self.redis.call("INFO", "memory")
+        except RedisPermissionError:      # an ACL user without INFO: nothing to check with
+            log.debug("cannot read maxmemory-policy (INFO refused); not checked")
+            return
+        policy = next((line.split(":", 1)[1].strip() for line in str(info).splitlines()
+                       if line.startswith("maxmemory_policy:")), "noeviction")
+        if policy == "noeviction":
+            return
+        text = (f"redis has maxmemory-policy {policy}: under memory pressure it can evict job state and "
+                "streams, losing jobs. Set it to noeviction (CONFIG SET maxmemory-policy noeviction), or "
+                "accept the risk with Settings(allow_eviction=True) / HMSH_ALLOW_EVICTION=1")
+        if not self.settings.allow_eviction:
+            raise RedisConfigError(text)
+        log.warning("%s", text)
 
     async def stop(self, drain_seconds: float = 5.0) -> None:
         """Stop consuming, let in-flight steps and callbacks finish (``drain_seconds`` at most;
@@ -241,6 +263,11 @@ class HotMesh:
                   trc: str | None = None) -> str:
         """Start a job and return its id (fire and forget)."""
         check_id("topic", topic)
+        for name, extra in (("search", search), ("markers", markers)):
+            if extra is not None:
+                if not isinstance(extra, dict):
+                    raise ValidationError(f"{name} must be a JSON object, got {type(extra).__name__}")
+                msgs.check_size(name, extra, self.settings.max_payload_bytes)
         engine = self._require_engine()
         job = await trigger.prepare(engine, topic, data if data is not None else {}, pending=pending,
                                     search=search, markers=markers, trc=trc)
@@ -267,6 +294,16 @@ class HotMesh:
         finally:
             self.listener.forget(job.jid)
         return _raise_if_error(output)
+
+    async def _finished_outputs(self, jids: list[str]) -> dict[str, dict[str, Any]]:
+        """The outcomes of those of ``jids`` that finished (semaphore 0), in two round trips at most."""
+        semaphores = await self.redis.pipeline([["HGET", self.keys.job(jid), JobFields.SEMAPHORE]
+                                                for jid in jids])
+        done = [jid for jid, sem in zip(jids, semaphores, strict=True) if sem is not None and int(sem) <= 0]
+        if not done:
+            return {}
+        rows = await self.redis.pipeline([["HGETALL", self.keys.job(jid)] for jid in done])
+        return {jid: job_output(pairs(raw)) for jid, raw in zip(done, rows, strict=True) if raw}
 
     async def _finished_output(self, jid: str) -> dict[str, Any] | None:
         raw = await self.store.read_job(jid)

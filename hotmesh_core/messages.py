@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
-from .errors import PayloadTooLargeError, ValidationError
+from .errors import PayloadError, PayloadTooLargeError, ValidationError
 from .serializer import dumps
 from .tracing import ZERO_SPAN as ZERO_SPAN  # re-exported: the untraced context
 from .tracing import ZERO_TRACE as ZERO_TRACE
@@ -63,8 +64,52 @@ def parse(raw: str | bytes) -> dict[str, Any]:
     return message
 
 
-def check_size(what: str, payload: Any, limit: int) -> str:
-    """Serialize ``payload`` and refuse it when it exceeds ``limit`` bytes (nothing is written)."""
+MAX_PAYLOAD_DEPTH = 64
+"""How deep a payload from outside may nest (objects and arrays): deeper is a ``PayloadError``."""
+
+_SCALARS = (str, int, type(None))   # bool is an int
+
+
+def check_json(what: str, payload: Any, max_depth: int = MAX_PAYLOAD_DEPTH) -> None:
+    """Refuse a payload that is not plain JSON, naming the path of the first bad value: keys must
+    be strings, values str, int, bool, None, finite floats, dicts and lists (tuples pass as
+    arrays), nested at most ``max_depth`` deep. Iterative, so no payload can exhaust the stack."""
+    stack: list[tuple[Any, str, int]] = [(payload, what, 0)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        value, path, depth = pop()
+        if isinstance(value, _SCALARS):
+            continue
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise PayloadError(f"{path} is {value!r}, which JSON cannot carry: use null or a string",
+                                   path=path)
+            continue
+        if isinstance(value, dict):
+            if depth >= max_depth:
+                raise PayloadError(f"{path} nests deeper than {max_depth} levels", path=path)
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise PayloadError(f"{path} has a {type(key).__name__} key {key!r}: JSON keys are "
+                                       "strings", path=path)
+                push((item, f"{path}.{key}", depth + 1))
+            continue
+        if isinstance(value, list | tuple):
+            if depth >= max_depth:
+                raise PayloadError(f"{path} nests deeper than {max_depth} levels", path=path)
+            for index, item in enumerate(value):
+                push((item, f"{path}[{index}]", depth + 1))
+            continue
+        raise PayloadError(f"{path} is a {type(value).__name__}, which is not JSON (convert it to a "
+                           "string, number, list or object first)", path=path)
+
+
+def check_size(what: str, payload: Any, limit: int, *, strict: bool = True) -> str:
+    """Serialize ``payload`` and refuse it when it exceeds ``limit`` bytes (nothing is written).
+    ``strict`` (a payload from outside: job input, signal data, a worker's output, a raw message)
+    first refuses anything that is not plain JSON (``check_json``)."""
+    if strict:
+        check_json(what, payload)
     text = dumps(payload)
     size = len(text.encode())
     if size > limit:

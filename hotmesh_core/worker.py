@@ -21,7 +21,7 @@ from typing import Any
 
 from . import messages as msgs
 from .deadletters import DeadLetters
-from .errors import HotMeshError, PayloadTooLargeError, ValidationError
+from .errors import HotMeshError, PayloadError, PayloadTooLargeError, ValidationError
 from .faults import crash_point
 from .keys import WORKER_GROUP, check_id
 from .protocols import Host, RespondHere
@@ -54,6 +54,13 @@ class WorkerResponse:
     status: str = "success"
     code: int = 200
 
+
+#: Return this from a callback to leave its activity open on purpose: no response is sent now, and a
+#: later one (``HotMesh.add`` with the message's ``jid``/``aid``/``dad``) completes it
+PARK = WorkerResponse(status="park", code=202)
+
+#: The code of a callback that returned ``None`` (an error: see ``PARK``)
+NO_RESULT_CODE = 500
 
 Callback = Callable[[WorkerMessage], Any | Awaitable[Any]]
 
@@ -159,12 +166,17 @@ class WorkerRunner:
         except Exception as exc:
             return "error", 500, {"message": str(exc) or type(exc).__name__, "code": 500,
                                   "name": type(exc).__name__}
+        if result is None:
+            text = (f"the callback of worker '{self.worker.topic}' returned None: return its output (a dict), "
+                    "a WorkerResponse, or hotmesh_core.PARK to leave the activity open for a later response")
+            log.warning("%s", text)
+            return "error", NO_RESULT_CODE, {"message": text, "code": NO_RESULT_CODE, "name": "NoResult"}
         status, code, data = _normalize(result)
         if status == "none":
             return status, code, None
         try:
             msgs.check_size(f"output of worker '{self.worker.topic}'", data, self.hm.settings.max_payload_bytes)
-        except PayloadTooLargeError as exc:
+        except (PayloadTooLargeError, PayloadError) as exc:   # the job fails with why, nothing else is written
             return "error", exc.code, {"message": exc.message, "code": exc.code}
         if status == "error" and isinstance(data, dict):
             data = {"message": data.get("message", "error"), "code": code, **data}
@@ -172,7 +184,7 @@ class WorkerRunner:
 
 
 def _normalize(result: Any) -> tuple[str, int, Any]:
-    if result is None:
+    if isinstance(result, WorkerResponse) and result.status == "park":
         return "none", 200, None
     if isinstance(result, WorkerResponse):
         return result.status, int(result.code), result.data

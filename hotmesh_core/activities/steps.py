@@ -157,7 +157,8 @@ def dispatch(engine: StepContext, activity: Activity, jid: str, gid: str, ctx: d
         raise PipeError(f"activity '{activity.id}': topic resolved to {topic!r}")
     out_meta = msgs.metadata(jid, gid, dad, activity.id, topic=topic, trc=trc)
     if payload is not None:
-        msgs.check_size(f"input of {activity.id}", payload, engine.settings.max_payload_bytes)
+        msgs.check_size(f"input of {activity.id}", payload, engine.settings.max_payload_bytes,
+                        strict=False)
     entry = {"output": {"metadata": activity_meta(activity, dad, ctx)}}
     if payload is not None:
         entry["input"] = {"data": payload}
