@@ -4,7 +4,8 @@ It hears: the outcomes of the jobs its ``pubsub`` callers wait for (``hmsh:<app>
 quorum's control messages (``hmsh:<app>:q:``, handed to ``on_quorum``), job outcomes for ``sub`` /
 ``psub`` callbacks (``hmsh:<app>:q:<topic>``), and, when asked, the live activity events of the
 app's jobs (``hmsh:<app>:e:*``). Notifications are best effort: a caller that misses its outcome
-reads the job when its timeout passes (``HotMesh.pubsub``).
+has its job read while it waits (``Listener._sweep``, from ``RECHECK_AFTER_SECONDS`` on) and again
+when its timeout passes (``HotMesh.pubsub``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .context import job_output
+from .errors import HotMeshError
 from .keys import Keys
 from .seam import Subscriber
 
@@ -45,13 +47,24 @@ def _json(data: str) -> dict[str, Any] | None:
 
 
 class Listener:
+    #: a pubsub caller waiting longer than this (seconds) has its job read every ``RECHECK_SECONDS``:
+    #: pub/sub delivers at most once (a reconnect, a slow subscriber, a dropped message), so a
+    #: caller whose notification was lost still gets the outcome while the job hash exists
+    RECHECK_AFTER_SECONDS = 1.0
+    RECHECK_SECONDS = 0.5
+
     def __init__(self, subscriber: Subscriber, keys: Keys, guid: str,
-                 on_quorum: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+                 on_quorum: Callable[[dict[str, Any]], Awaitable[None]],
+                 finished: Callable[[list[str]], Awaitable[dict[str, dict[str, Any]]]] | None = None) -> None:
         self.subscriber = subscriber
         self.keys = keys
         self.guid = guid
         self.on_quorum = on_quorum
+        self.finished = finished
+        self.rechecked = 0      # outcomes found by reading the job, not by a notification
         self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._since: dict[str, float] = {}
+        self._sweeper: asyncio.Task[None] | None = None
         self._callbacks: set[asyncio.Task[Any]] = set()
         self._event_callbacks: list[EventCallback] = []
 
@@ -60,6 +73,9 @@ class Listener:
         await self.subscriber.subscribe(self.keys.quorum_channel(), self._on_quorum)
 
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         for future in self._waiters.values():
             future.cancel()
         for task in list(self._callbacks):
@@ -74,12 +90,39 @@ class Listener:
     # -- pubsub callers ------------------------------------------------------------------------
     def expect(self, jid: str) -> asyncio.Future[dict[str, Any]]:
         """A future for the outcome of job ``jid`` (published to this instance by its last step)."""
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[dict[str, Any]] = loop.create_future()
         self._waiters[jid] = future
+        self._since[jid] = loop.time()
+        if self.finished is not None and (self._sweeper is None or self._sweeper.done()):
+            self._sweeper = loop.create_task(self._sweep(), name="hotmesh pubsub recheck")
         return future
 
     def forget(self, jid: str) -> None:
         self._waiters.pop(jid, None)
+        self._since.pop(jid, None)
+
+    async def _sweep(self) -> None:
+        """While callers wait, read the jobs of those waiting longer than ``RECHECK_AFTER_SECONDS``
+        (one round trip for all of them) and hand over the outcomes of the finished ones."""
+        assert self.finished is not None
+        loop = asyncio.get_running_loop()
+        while self._waiters:
+            await asyncio.sleep(self.RECHECK_SECONDS)
+            cutoff = loop.time() - self.RECHECK_AFTER_SECONDS
+            due = [jid for jid, since in self._since.items() if since <= cutoff]
+            if not due:
+                continue
+            try:
+                outcomes = await self.finished(due)
+            except HotMeshError as exc:      # redis away: the callers' own timeouts still hold
+                log.debug("pubsub recheck failed: %s", exc)
+                continue
+            for jid, output in outcomes.items():
+                future = self._waiters.get(jid)
+                if future is not None and not future.done():
+                    self.rechecked += 1
+                    future.set_result(output)
 
     def _on_own(self, channel: str, data: str) -> None:
         body = _json(data)

@@ -207,3 +207,23 @@ async def test_new_subscriptions_fail_while_pub_sub_is_down(server: RedisServer)
                 await call()
     finally:
         await hm.stop()
+
+
+async def test_init_refuses_a_redis_that_may_evict_job_state_unless_allowed(redis_url, sync_redis, app_id,
+                                                                             caplog) -> None:
+    from hotmesh_core import HotMesh, RedisConfigError
+
+    sync_redis.config_set("maxmemory-policy", "allkeys-lru")
+    try:
+        started = time.monotonic()
+        with pytest.raises(RedisConfigError, match="maxmemory-policy allkeys-lru") as caught:
+            await HotMesh.init(app_id, redis_url, engine=True)
+        assert caught.value.code == 500 and "noeviction" in caught.value.message
+        assert time.monotonic() - started < 5
+        hm = await HotMesh.init(app_id, redis_url, engine=True, allow_eviction=True)
+        try:
+            assert any("maxmemory-policy allkeys-lru" in r.getMessage() for r in caplog.records)
+        finally:
+            await hm.stop()
+    finally:
+        sync_redis.config_set("maxmemory-policy", "noeviction")
