@@ -62,6 +62,9 @@ class Settings:
     #: accept a Redis whose ``maxmemory-policy`` may evict keys (job state, streams) under memory
     #: pressure; without it ``init`` refuses such a server with ``RedisConfigError``
     allow_eviction: bool = field(default_factory=lambda: _env_flag("HMSH_ALLOW_EVICTION"))
+    #: log a warning naming the code that blocks this process's event loop longer than this
+    #: (seconds; ``stall.LoopWatch``); 0 turns the detector off
+    stall_warning_seconds: float = field(default_factory=lambda: _env_float("HMSH_STALL_WARNING_SECONDS", 1.0))
     #: OpenTelemetry spans and metrics (``tracing.py``; needs the ``otel`` extra). Off by default
     tracing: bool = field(default_factory=lambda: _env_flag("HMSH_TRACING"))
 

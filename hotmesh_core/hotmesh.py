@@ -47,6 +47,7 @@ from .quorum import Quorum
 from .redis_server import resolve_url
 from .router import Router
 from .seam import Redis, pairs
+from .stall import watch_loop
 from .store import Store
 from .streams import backlog, groups
 from .task import TimeScout
@@ -86,6 +87,7 @@ class HotMesh:
                                  finished=self._finished_outputs)
         self._dead_letters = DeadLetters(redis, self.keys)
         self._stopped = False
+        self._unwatch: Callable[[], None] = lambda: None
         self.telemetry: Telemetry | None = None
         if settings.tracing:
             from .tracing import start
@@ -112,6 +114,7 @@ class HotMesh:
     async def _start(self, engine: bool, workers: Iterable[Worker]) -> None:
         await self.redis.call("PING")
         await self._check_eviction()
+        self._unwatch = watch_loop(self.settings.stall_warning_seconds)
         await self.listener.start()
         if engine:
             self.engine = self._new_engine()
@@ -165,6 +168,7 @@ class HotMesh:
         if self._stopped:
             return
         self._stopped = True
+        self._unwatch()
         if self.scout:
             await self.scout.stop()
         if self.telemetry is not None:

@@ -62,6 +62,10 @@ PARK = WorkerResponse(status="park", code=202)
 #: The code of a callback that returned ``None`` (an error: see ``PARK``)
 NO_RESULT_CODE = 500
 
+#: The code of a callback run that outlived its worker's ``timeout`` (an activity's ``retry:
+#: { '504': [n] }`` runs it again)
+TIMEOUT_CODE = 504
+
 Callback = Callable[[WorkerMessage], Any | Awaitable[Any]]
 
 
@@ -70,9 +74,16 @@ class Worker:
     topic: str
     callback: Callback
     concurrency: int = 32
+    #: seconds one callback run may take; past it the run fails with ``TIMEOUT_CODE`` (504), which
+    #: the activity's retry policy can retry. ``None``: no limit. A plain ``def`` callback's thread
+    #: cannot be stopped: it runs on in the background and its result is dropped
+    timeout: float | None = None
 
     def __post_init__(self) -> None:
         check_id("worker topic", self.topic)
+        if self.timeout is not None and not self.timeout > 0:
+            raise ValidationError(f"worker '{self.topic}': timeout must be a number of seconds above 0, "
+                                  f"not {self.timeout!r}")
 
 
 def _retry_delay_ms(attempt: int) -> int:
@@ -151,16 +162,26 @@ class WorkerRunner:
         await self.hm.store.add_and_ack(self.hm.keys.engine_stream(meta.get("jid")), reply,
                                         (stream, WORKER_GROUP, message_id))
 
+    async def _run_callback(self, message: WorkerMessage) -> Any:
+        callback = self.worker.callback
+        if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(type(callback).__call__):
+            result = await callback(message)
+        else:   # a sync callback runs in a thread so it never blocks the event loop
+            result = await self._threads.run(callback, message)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
     async def _call(self, message: WorkerMessage) -> tuple[str, int, Any]:
+        limit = asyncio.timeout(self.worker.timeout)
         try:
-            callback = self.worker.callback
-            if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
-                    type(callback).__call__):
-                result = await callback(message)
-            else:   # a sync callback runs in a thread so it never blocks the event loop
-                result = await self._threads.run(callback, message)
-            if inspect.isawaitable(result):
-                result = await result
+            async with limit:
+                result = await self._run_callback(message)
+        except TimeoutError as exc:
+            if not limit.expired():
+                return "error", 500, {"message": str(exc) or "TimeoutError", "code": 500, "name": "TimeoutError"}
+            text = f"the callback of worker '{self.worker.topic}' outlived its timeout of {self.worker.timeout:g} s"
+            return "error", TIMEOUT_CODE, {"message": text, "code": TIMEOUT_CODE, "name": "WorkerTimeout"}
         except HotMeshError as exc:
             return "error", exc.code, {"message": exc.message, "code": exc.code}
         except Exception as exc:

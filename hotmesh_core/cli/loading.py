@@ -15,7 +15,7 @@ from ..worker import Worker
 from .output import InputError
 
 
-def parse_worker(spec: str, concurrency: int) -> Worker:
+def parse_worker(spec: str, concurrency: int, timeout: float | None = None) -> Worker:
     topic, sep, target = spec.partition("=")
     module_name, colon, attribute = target.rpartition(":")
     if not sep or not topic or not colon or not module_name or not attribute:
@@ -28,7 +28,7 @@ def parse_worker(spec: str, concurrency: int) -> Worker:
         callback = getattr(callback, name)
     if not callable(callback):
         raise InputError(f"worker {spec!r}: {attribute} is not callable")
-    return Worker(topic, callback, concurrency=concurrency)
+    return Worker(topic, callback, concurrency=concurrency, timeout=timeout)
 
 
 def _is_file(name: str) -> bool:

@@ -90,9 +90,11 @@ def engine(options: Options) -> None:
 @click.argument("workers", nargs=-1, required=True, metavar="TOPIC=MODULE:FUNCTION...")
 @click.option("--concurrency", type=click.IntRange(min=1), default=32, metavar="N", show_default=True,
               help="messages each worker handles at once")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+              help="fail a callback run that takes longer (code 504, retried by the activity's retry policy)")
 @json_option
 @pass_options
-def worker(options: Options, workers: tuple[str, ...], concurrency: int) -> None:
+def worker(options: Options, workers: tuple[str, ...], concurrency: int, timeout: float | None) -> None:
     """Run worker callbacks until SIGINT or SIGTERM (which let running callbacks finish).
 
     Each argument binds a topic to a callable in a module or a file, for example:
@@ -105,7 +107,7 @@ def worker(options: Options, workers: tuple[str, ...], concurrency: int) -> None
     """
     options.app()
     options.url()
-    loaded = [parse_worker(spec, concurrency) for spec in workers]
+    loaded = [parse_worker(spec, concurrency, timeout) for spec in workers]
     topics = [w.topic for w in loaded]
     if len(set(topics)) != len(topics):
         raise InputError(f"a topic is given twice: {' '.join(topics)}")

@@ -71,3 +71,16 @@ def test_demo_runs_the_examples_on_the_embedded_redis(cli: Cli) -> None:
     assert result.stdout.startswith("embedded redis-server running at unix://")
     assert "deployed demo version 1 with workers demo.compose, demo.shout" in result.stdout
     assert '"message": "HELLO, WORLD!"' in result.stdout
+
+
+def test_worker_timeout_option(cli: Cli) -> None:
+    assert "--timeout SECONDS" in cli("worker", "--help").stdout
+    refused = cli("worker", "--timeout", "0", "cli.x=tests/cli/workers.py:double")
+    assert refused.code == 2 and "Invalid value for '--timeout': 0.0 is not in the range x>0" in refused.stderr
+
+
+def test_parse_worker_carries_the_timeout() -> None:
+    from hotmesh_core.cli.loading import parse_worker
+
+    worker = parse_worker("cli.x=tests/cli/workers.py:double", 4, 2.5)
+    assert (worker.topic, worker.concurrency, worker.timeout) == ("cli.x", 4, 2.5)
