@@ -84,7 +84,7 @@ class HotMesh:
         self.quorum = Quorum(self, engine=lambda: self.engine, routers=lambda: self.routers,
                              workers=lambda: self.workers)
         self.listener = Listener(redis.subscriber(), self.keys, self.guid, self.quorum.on_message,
-                                 finished=self._finished_outputs)
+                                 finished=self._finished_outputs, give_up_seconds=settings.reconnect_seconds)
         self._dead_letters = DeadLetters(redis, self.keys)
         self._stopped = False
         self._unwatch: Callable[[], None] = lambda: None

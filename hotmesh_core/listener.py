@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .context import job_output
-from .errors import HotMeshError
+from .errors import ConnectionLostError, HotMeshError
 from .keys import Keys
 from .seam import Subscriber
 
@@ -55,12 +56,14 @@ class Listener:
 
     def __init__(self, subscriber: Subscriber, keys: Keys, guid: str,
                  on_quorum: Callable[[dict[str, Any]], Awaitable[None]],
-                 finished: Callable[[list[str]], Awaitable[dict[str, dict[str, Any]]]] | None = None) -> None:
+                 finished: Callable[[list[str]], Awaitable[dict[str, dict[str, Any]]]] | None = None,
+                 give_up_seconds: float = 30.0) -> None:
         self.subscriber = subscriber
         self.keys = keys
         self.guid = guid
         self.on_quorum = on_quorum
         self.finished = finished
+        self.give_up_seconds = give_up_seconds   # a pub/sub connection down this long fails the callers
         self.rechecked = 0      # outcomes found by reading the job, not by a notification
         self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._since: dict[str, float] = {}
@@ -102,6 +105,11 @@ class Listener:
         self._waiters.pop(jid, None)
         self._since.pop(jid, None)
 
+    def _fail_all(self, error: Exception) -> None:
+        for future in self._waiters.values():
+            if not future.done():
+                future.set_exception(error)
+
     async def _sweep(self) -> None:
         """While callers wait, read the jobs of those waiting longer than ``RECHECK_AFTER_SECONDS``
         (one round trip for all of them) and hand over the outcomes of the finished ones."""
@@ -109,13 +117,20 @@ class Listener:
         loop = asyncio.get_running_loop()
         while self._waiters:
             await asyncio.sleep(self.RECHECK_SECONDS)
+            down_since = self.subscriber.down_since
+            if down_since is not None and time.monotonic() - down_since > self.give_up_seconds:
+                self._fail_all(ConnectionLostError(
+                    f"the pub/sub connection to redis has been down for over {self.give_up_seconds:g} s "
+                    "(HMSH_RECONNECT_SECONDS); the job may still finish: read it with get_state"))
+                continue
             cutoff = loop.time() - self.RECHECK_AFTER_SECONDS
             due = [jid for jid, since in self._since.items() if since <= cutoff]
             if not due:
                 continue
             try:
-                outcomes = await self.finished(due)
-            except HotMeshError as exc:      # redis away: the callers' own timeouts still hold
+                async with asyncio.timeout(4 * self.RECHECK_SECONDS):   # not the Wire's reconnect budget
+                    outcomes = await self.finished(due)
+            except (HotMeshError, TimeoutError) as exc:      # redis away: checked again next round
                 log.debug("pubsub recheck failed: %s", exc)
                 continue
             for jid, output in outcomes.items():

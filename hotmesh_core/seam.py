@@ -55,6 +55,8 @@ class Subscriber(Protocol):
     grows at each reconnect, since messages published meanwhile were lost."""
 
     generation: int
+    #: ``time.monotonic()`` when the connection went down (reconnecting), ``None`` while it is up
+    down_since: float | None
 
     async def subscribe(self, channel: str, callback: MessageCallback) -> None: ...
 

@@ -459,6 +459,7 @@ class WireSubscriber:
         self.endpoint = endpoint
         self.connect_timeout = connect_timeout
         self.generation = 0
+        self.down_since: float | None = None
         self._channels: dict[str, MessageCallback] = {}
         self._patterns: dict[str, MessageCallback] = {}
         self._protocol: _SubProtocol | None = None
@@ -587,6 +588,7 @@ class WireSubscriber:
                     return
                 log.warning("pub/sub connection to redis lost; reconnecting")
                 self._protocol = None
+                self.down_since = time.monotonic()
             try:
                 protocol = await self._open()
             except RedisError as exc:
@@ -596,6 +598,7 @@ class WireSubscriber:
                 continue
             backoff = 0.1
             self._protocol = protocol
+            self.down_since = None
             for channel in list(self._channels):
                 protocol.send("SUBSCRIBE", channel)
             for pattern in list(self._patterns):

@@ -227,3 +227,23 @@ async def test_init_refuses_a_redis_that_may_evict_job_state_unless_allowed(redi
             await hm.stop()
     finally:
         sync_redis.config_set("maxmemory-policy", "noeviction")
+
+
+async def test_a_pubsub_caller_fails_fast_when_redis_dies_and_stop_is_prompt(server: RedisServer) -> None:
+    """Probe: Redis killed while ``pubsub`` waits made the caller wait its whole timeout and ``stop()``
+    take 5 s. Now the caller gets ``ConnectionLostError`` once the pub/sub connection has been down
+    for the reconnect budget (0.3 s here), and ``stop()`` returns at once."""
+    import asyncio
+
+    hm, _ = await started(server.url)
+    waiting = asyncio.create_task(hm.pubsub("contract.go", {"id": "b"}, timeout=60))   # waits in its hook
+    await asyncio.sleep(0.5)
+    server.stop()
+    begun = time.monotonic()
+    with pytest.raises(ConnectionLostError) as caught:
+        await waiting
+    assert caught.value.code == 503 and "get_state" in caught.value.message
+    assert time.monotonic() - begun < 5, time.monotonic() - begun
+    begun = time.monotonic()
+    await hm.stop()
+    assert time.monotonic() - begun < 3, time.monotonic() - begun
