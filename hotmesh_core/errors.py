@@ -75,9 +75,7 @@ class ValidationError(HotMeshError):
 class PayloadError(ValidationError):
     """A payload holds a value that is not JSON (a non-string key, bytes, a set, a datetime, NaN,
     ±Infinity, any other object) or is nested deeper than the limit; ``path`` names the bad value
-    (``job input.items[3].when``). Nothing was written."""
-
-    code = 400
+    (``job input.items[3].when``). Nothing was written. Code 400, as every ``ValidationError``."""
 
     @property
     def path(self) -> str:

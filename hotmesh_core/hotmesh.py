@@ -267,11 +267,6 @@ class HotMesh:
                   trc: str | None = None) -> str:
         """Start a job and return its id (fire and forget)."""
         check_id("topic", topic)
-        for name, extra in (("search", search), ("markers", markers)):
-            if extra is not None:
-                if not isinstance(extra, dict):
-                    raise ValidationError(f"{name} must be a JSON object, got {type(extra).__name__}")
-                msgs.check_size(name, extra, self.settings.max_payload_bytes)
         engine = self._require_engine()
         job = await trigger.prepare(engine, topic, data if data is not None else {}, pending=pending,
                                     search=search, markers=markers, trc=trc)
@@ -310,10 +305,7 @@ class HotMesh:
         return {jid: job_output(pairs(raw)) for jid, raw in zip(done, rows, strict=True) if raw}
 
     async def _finished_output(self, jid: str) -> dict[str, Any] | None:
-        raw = await self.store.read_job(jid)
-        if not raw or int(raw.get(JobFields.SEMAPHORE, "1")) > 0:
-            return None
-        return job_output(raw)
+        return (await self._finished_outputs([jid])).get(jid)
 
     async def add(self, message: dict[str, Any]) -> str:
         """Add a raw message to the engine stream (e.g. a later response for a pending activity)."""

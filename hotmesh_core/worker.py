@@ -21,7 +21,7 @@ from typing import Any
 
 from . import messages as msgs
 from .deadletters import DeadLetters
-from .errors import HotMeshError, PayloadError, PayloadTooLargeError, ValidationError
+from .errors import HotMeshError, ValidationError
 from .faults import crash_point
 from .keys import WORKER_GROUP, check_id
 from .protocols import Host, RespondHere
@@ -177,31 +177,33 @@ class WorkerRunner:
         try:
             async with limit:
                 result = await self._run_callback(message)
-        except TimeoutError as exc:
-            if not limit.expired():
-                return "error", 500, {"message": str(exc) or "TimeoutError", "code": 500, "name": "TimeoutError"}
-            text = f"the callback of worker '{self.worker.topic}' outlived its timeout of {self.worker.timeout:g} s"
-            return "error", TIMEOUT_CODE, {"message": text, "code": TIMEOUT_CODE, "name": "WorkerTimeout"}
         except HotMeshError as exc:
-            return "error", exc.code, {"message": exc.message, "code": exc.code}
+            return _failed(exc.code, exc.message)
         except Exception as exc:
-            return "error", 500, {"message": str(exc) or type(exc).__name__, "code": 500,
-                                  "name": type(exc).__name__}
+            if isinstance(exc, TimeoutError) and limit.expired():
+                return _failed(TIMEOUT_CODE, f"the callback of worker '{self.worker.topic}' outlived its "
+                                             f"timeout of {self.worker.timeout:g} s", "WorkerTimeout")
+            return _failed(500, str(exc) or type(exc).__name__, type(exc).__name__)
         if result is None:
             text = (f"the callback of worker '{self.worker.topic}' returned None: return its output (a dict), "
                     "a WorkerResponse, or hotmesh_core.PARK to leave the activity open for a later response")
             log.warning("%s", text)
-            return "error", NO_RESULT_CODE, {"message": text, "code": NO_RESULT_CODE, "name": "NoResult"}
+            return _failed(NO_RESULT_CODE, text, "NoResult")
         status, code, data = _normalize(result)
         if status == "none":
             return status, code, None
         try:
             msgs.check_size(f"output of worker '{self.worker.topic}'", data, self.hm.settings.max_payload_bytes)
-        except (PayloadTooLargeError, PayloadError) as exc:   # the job fails with why, nothing else is written
-            return "error", exc.code, {"message": exc.message, "code": exc.code}
+        except HotMeshError as exc:   # too large or not JSON: the job fails with why, nothing else is written
+            return _failed(exc.code, exc.message)
         if status == "error" and isinstance(data, dict):
             data = {"message": data.get("message", "error"), "code": code, **data}
         return status, code, data
+
+
+def _failed(code: int, message: str, name: str | None = None) -> tuple[str, int, dict[str, Any]]:
+    """A callback run that failed: the error response its activity receives."""
+    return "error", code, {"message": message, "code": code, **({"name": name} if name else {})}
 
 
 def _normalize(result: Any) -> tuple[str, int, Any]:

@@ -54,6 +54,11 @@ async def prepare(engine: StepContext, topic: str, data: dict[str, Any], *, inde
     if not isinstance(data, dict):
         raise ValidationError(f"job input must be a JSON object, got {type(data).__name__}")
     msgs.check_size("job input", data, engine.settings.max_payload_bytes)
+    for name, extra in (("search", search), ("markers", markers)):
+        if extra is not None:
+            if not isinstance(extra, dict):
+                raise ValidationError(f"{name} must be a JSON object, got {type(extra).__name__}")
+            msgs.check_size(name, extra, engine.settings.max_payload_bytes)
     activity = app.activities[trigger_id]
     graph = app.graph_of(topic)
     now = timestamp()
