@@ -81,7 +81,7 @@ class Engine:
         """The event a step publishes, or None while nobody watches (it then costs nothing)."""
         if time.monotonic() > self.watch_until:
             return None
-        return (self.keys.job_events_channel(jid),
+        return (self.keys.events_channel(),
                 {"type": "activity", "jid": jid, "aid": aid, "dad": dad, "atp": atp, "status": status,
                  "code": code, "ts": now_ms()})
 

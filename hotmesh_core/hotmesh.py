@@ -114,6 +114,9 @@ class HotMesh:
     async def _start(self, engine: bool, workers: Iterable[Worker]) -> None:
         await self.redis.call("PING")
         await self._check_eviction()
+        if await self.store.carry_over_registry():
+            log.info("app %s: registry moved from %s to %s", self.app_id,
+                     self.keys.legacy_app_registry(), self.keys.app_registry())
         self._unwatch = watch_loop(self.settings.stall_warning_seconds)
         await self.listener.start()
         if engine:

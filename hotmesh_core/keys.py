@@ -2,8 +2,11 @@
 
 Key schema (namespace ``hmsh`` by default, ``<app>`` = app id, ``<v>`` = version label)::
 
-    hmsh:a:<app>                  hash    app registry: id, version (the ACTIVE one), active,
+    hmsh:<app>:a:                 hash    app registry: id, version (the ACTIVE one), active,
                                           versions/<v> = "deployed:<ts>" | "activated:<ts>"
+                                          (the reference's ``hmsh:a:<app>``, moved under the app's
+                                          prefix so one ACL rule confines an app; read once at
+                                          ``init`` to carry an older deployment over)
     hmsh:<app>:v:                 hash    <v> -> compiled app JSON (what engines execute)
     hmsh:<app>:src:               hash    <v> -> the YAML source as deployed (studio, diff)
     hmsh:<app>:hooks              hash    <hook topic> -> JSON hook rules (app-wide, spec Q14)
@@ -18,13 +21,19 @@ Key schema (namespace ``hmsh`` by default, ``<app>`` = app id, ``<v>`` = version
     hmsh:<app>:s:<key>:<ts>       hash    stats buckets (+ ":index:<path>:<value>" lists, ":mdn:<path>" zsets)
     hmsh:<app>:d:<jid>            list    awaited child job ids (interrupt with ``descend``)
 
+Every key and channel of an app starts with ``hmsh:<app>:`` (app ids cannot contain ``:``), so a
+Redis ACL user ``~hmsh:<app>:* &hmsh:<app>:*`` runs the app and reaches no other app's data.
+
 Pub/sub channels (not keys)::
 
     hmsh:<app>:q:                 quorum: ping, pong, activate, throttle, rollcall, work
     hmsh:<app>:q:<guid>           one process: pubsub replies, targeted quorum messages
     hmsh:<app>:q:<topic>          job outcomes (``publishes``) and per-topic quorum messages
-    hmsh:<app>:e:<jid>            live activity events of one job (studio, widgets); published only
-                                  while a watcher has asked for them (quorum ``watch`` message)
+    hmsh:<app>:e:                 live activity events of the app's jobs (studio, widgets; the jid is
+                                  in each event); published only while a watcher has asked for them
+                                  (quorum ``watch`` message). One channel, not one per job, so that
+                                  watching needs SUBSCRIBE, not a PSUBSCRIBE pattern: Redis ACLs match
+                                  a PSUBSCRIBE pattern literally against ``&`` rules
 
 Redis Cluster: a step is one atomic script over the job hash and the streams it writes, so in a
 sharded layout those keys must share a hash slot. The ``shards`` setting is the one place that
@@ -65,6 +74,10 @@ class Keys:
 
     # -- registry and versions ---------------------------------------------------------------
     def app_registry(self) -> str:
+        return f"{self.prefix}a:"
+
+    def legacy_app_registry(self) -> str:
+        """Where the registry lived before it moved under the app's prefix (read by ``init`` only)."""
         return f"{self.namespace}:a:{self.app}"
 
     def versions(self) -> str:
@@ -141,11 +154,8 @@ class Keys:
     def quorum_channel(self, target: str = "") -> str:
         return f"{self.prefix}q:{target}"
 
-    def job_events_channel(self, jid: str) -> str:
-        return f"{self.prefix}e:{jid}"
-
-    def job_events_pattern(self) -> str:
-        return f"{self.prefix}e:*"
+    def events_channel(self) -> str:
+        return f"{self.prefix}e:"
 
 
 def check_id(kind: str, value: object) -> str:

@@ -185,13 +185,13 @@ class Listener:
         function that stops it. Engines publish them only while someone watches (``HotMesh.watch``)."""
         self._event_callbacks.append(callback)
         if len(self._event_callbacks) == 1:
-            await self.subscriber.psubscribe(self.keys.job_events_pattern(), self._on_event)
+            await self.subscriber.subscribe(self.keys.events_channel(), self._on_event)
 
         async def stop() -> None:
             if callback in self._event_callbacks:
                 self._event_callbacks.remove(callback)
                 if not self._event_callbacks:
-                    await self.subscriber.punsubscribe(self.keys.job_events_pattern())
+                    await self.subscriber.unsubscribe(self.keys.events_channel())
         return stop
 
     def _on_event(self, channel: str, data: str) -> None:

@@ -10,7 +10,7 @@ events). Activation (spec 7.2) without a central server:
 3. the fifth message, ``activate`` with ``cache_mode: nocache``, makes every engine read the
    active version from Redis on every message until it sees the new one;
 4. the leader checks it heard its own ``activate`` and writes the single switch-over
-   (``HSET hmsh:a:<app> version <v> active true``): from that write on, every engine starts
+   (``HSET hmsh:<app>:a: version <v> active true``): from that write on, every engine starts
    new jobs on the new version. Jobs keep the version they started with.
 If the counts disagree, the lock is released and the rounds run again with twice the delay
 (three retries), then ``QuorumError``. When no member answers at all, no engine runs that could

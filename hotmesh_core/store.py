@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import RedisPermissionError
 from .keys import JobFields, Keys
 from .seam import Redis, pairs, script
 from .util import timestamp
@@ -159,6 +160,25 @@ class Store:
     # -- app registry and versions ------------------------------------------------------------
     async def app_record(self) -> dict[str, str]:
         return pairs(await self.redis.call("HGETALL", self.keys.app_registry()))
+
+    async def carry_over_registry(self) -> bool:
+        """Move an app registry written before it lived under the app's prefix
+        (``hmsh:a:<app>``) to ``hmsh:<app>:a:``, once; True if something moved. Not atomic across
+        the two keys on purpose (they may sit on different Cluster shards): the copy is written
+        before the old key is deleted, so a crash in between only repeats the copy. A user
+        confined to the app's keys cannot read the old key: there is nothing to carry then."""
+        registry, legacy = self.keys.app_registry(), self.keys.legacy_app_registry()
+        if await self.redis.call("EXISTS", registry):
+            return False
+        try:
+            old = await self.redis.call("HGETALL", legacy)
+        except RedisPermissionError:
+            return False
+        if not old:
+            return False
+        await self.redis.call("HSET", registry, *old)
+        await self.redis.call("DEL", legacy)
+        return True
 
     async def active_version(self) -> str | None:
         record = await self.app_record()

@@ -515,6 +515,15 @@ class WireSubscriber:
                 future.set_result(reply)
             return
         if isinstance(reply, _Reply):
+            # replies come in order, so a refusal (NOPERM under an ACL) answers the oldest
+            # subscription still waiting for its confirmation
+            if self._confirm:
+                (kind, name), refused = next(iter(self._confirm.items()))
+                del self._confirm[(kind, name)]
+                (self._channels if kind == "subscribe" else self._patterns).pop(name, None)
+                if not refused.done():
+                    refused.set_exception(translate(f"{reply} ({kind} {name})"))
+                return
             log.warning("pub/sub: %s", reply)
             return
         if not isinstance(reply, list) or not reply:
@@ -542,6 +551,9 @@ class WireSubscriber:
         protocol.send(kind.upper(), name)
         done, _ = await asyncio.wait({future, protocol.lost}, timeout=self.connect_timeout,
                                      return_when=asyncio.FIRST_COMPLETED)
+        if future in done:
+            future.result()                         # raises a refusal (RedisPermissionError)
+            return
         if future not in done:
             self._confirm.pop((kind.lower(), name), None)
             if self._closing:

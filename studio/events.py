@@ -1,7 +1,7 @@
 """Live activity events: each app's ``HotMesh.listen_events``, fanned out to per-view feeds.
 
 Engines publish ``{"type": "activity", "jid", "aid", "dad", "atp", "status", "code", "ts", "js",
-"finished"}`` on ``hmsh:<app>:e:<jid>`` while someone watches (``HotMesh.watch``). ``EventHub``
+"finished"}`` on ``hmsh:<app>:e:`` while someone watches (``HotMesh.watch``). ``EventHub``
 holds one listener per app (the app's own pub/sub connection; the hub serves several apps); each
 browser session (or notebook widget) opens a ``Feed`` for an app or a single job and drains it on
 its own schedule (every ~200 ms), so one busy page never slows the others and a closed page costs

@@ -31,7 +31,8 @@ def test_unflatten() -> None:
 
 def test_keys_reference_names() -> None:
     keys = Keys("demo")
-    assert keys.app_registry() == "hmsh:a:demo"
+    assert keys.app_registry() == "hmsh:demo:a:"
+    assert keys.legacy_app_registry() == "hmsh:a:demo"
     assert keys.engine_stream() == "hmsh:demo:x:"
     assert keys.worker_stream("work.do") == "hmsh:demo:x:work.do"
     assert keys.job("j1") == "hmsh:demo:j:j1"
