@@ -42,6 +42,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import hiredis
 
+from . import tlsio
 from .errors import (
     ConnectionLostError,
     RedisAuthError,
@@ -146,9 +147,12 @@ class Endpoint:
             if self.path:
                 connect = loop.create_unix_connection(factory, self.path)
             elif self.tls is not None:
+                hostname = self.server_hostname or (self.host if self.tls.check_hostname else None)
+                if tlsio.usable(loop):              # OpenSSL on the socket, not asyncio.sslproto
+                    async with asyncio.timeout(timeout):
+                        return await tlsio.open_tls(loop, factory, self.host, self.port, self.tls, hostname)
                 connect = loop.create_connection(factory, self.host, self.port, ssl=self.tls,
-                                                 server_hostname=self.server_hostname or
-                                                 (self.host if self.tls.check_hostname else None))
+                                                 server_hostname=hostname)
             else:
                 connect = loop.create_connection(factory, self.host, self.port)
             async with asyncio.timeout(timeout):   # not wait_for: on 3.11 it can swallow a cancel

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hotmesh_core import HotMesh, RedisServer, Worker
+from hotmesh_core import HotMesh, RedisServer, Worker, tlsio
 from hotmesh_core.errors import (
     ConnectionLostError,
     HotMeshError,
@@ -101,6 +101,43 @@ async def test_tls_a_whole_job(tls_server: RedisServer, app_id: str) -> None:
         assert job["data"] == {"y": 42}
     finally:
         await hm.stop()
+
+
+@pytest.mark.parametrize("transport", ["tlsio", "sslproto"])
+async def test_tls_large_values_many_in_flight_and_a_killed_connection(
+        transport: str, tls_server: RedisServer, app_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both TLS paths of the default loop (``tlsio``: OpenSSL on the socket; asyncio's
+    ``sslproto``): values far larger than a TLS record and the socket buffers (partial writes,
+    reads spanning many records), thousands of commands in one write, and a connection the server
+    kills, after which the next command reconnects."""
+    if transport == "sslproto":
+        monkeypatch.setattr(tlsio, "usable", lambda loop: False)
+    wire = Wire(tls_server.url)
+    try:
+        await wire.call("PING")
+        assert wire._protocol is not None
+        used = type(wire._protocol.transport).__module__
+        assert (used == "hotmesh_core.tlsio") == (transport == "tlsio"), used
+        big = "".join(chr(48 + i % 75) for i in range(8 * 1024 * 1024))        # 8 MiB
+        assert await wire.call("SET", f"{app_id}:big", big) == "OK"
+        assert await wire.call("GET", f"{app_id}:big") == big
+        replies = await asyncio.gather(*[wire.call("INCR", f"{app_id}:n") for _ in range(20_000)])
+        assert sorted(replies) == list(range(1, 20_001))
+        name = f"{app_id}-{transport}"
+        await wire.call("CLIENT", "SETNAME", name)
+        killer = Wire(tls_server.url)
+        await killer.call("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+        await killer.close()
+        deadline = time.monotonic() + 10
+        while True:                     # the first command may meet the dying connection
+            try:
+                assert await wire.call("GET", f"{app_id}:n") == "20000"
+                break
+            except ConnectionLostError:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+    finally:
+        await wire.close()
 
 
 async def test_tls_verification_options(tls_server: RedisServer, tls_files: TlsFiles) -> None:
