@@ -66,24 +66,19 @@ async def _handshake(loop: asyncio.AbstractEventLoop, tls: ssl.SSLSocket) -> Non
             tls.do_handshake()
             return
         except ssl.SSLWantReadError:
-            ready = loop.create_future()
-            loop.add_reader(fd, _set, ready)
-            try:
-                await ready
-            finally:
-                loop.remove_reader(fd)
+            await _ready(fd, loop.add_reader, loop.remove_reader)
         except ssl.SSLWantWriteError:
-            ready = loop.create_future()
-            loop.add_writer(fd, _set, ready)
-            try:
-                await ready
-            finally:
-                loop.remove_writer(fd)
+            await _ready(fd, loop.add_writer, loop.remove_writer)
 
 
-def _set(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+async def _ready(fd: int, add: Any, remove: Any) -> None:
+    """Wait until ``fd`` is readable (``add_reader``) or writable (``add_writer``)."""
+    ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    add(fd, lambda: ready.done() or ready.set_result(None))
+    try:
+        await ready
+    finally:
+        remove(fd)
 
 
 class _SSLSocketTransport(asyncio.Transport):
