@@ -74,11 +74,16 @@ async def _handshake(loop: asyncio.AbstractEventLoop, tls: ssl.SSLSocket) -> Non
 async def _ready(fd: int, add: Any, remove: Any) -> None:
     """Wait until ``fd`` is readable (``add_reader``) or writable (``add_writer``)."""
     ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    add(fd, lambda: ready.done() or ready.set_result(None))
+    add(fd, _set, ready)
     try:
         await ready
     finally:
         remove(fd)
+
+
+def _set(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 class _SSLSocketTransport(asyncio.Transport):
