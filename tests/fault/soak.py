@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import statistics
 import sys
@@ -142,15 +143,34 @@ async def run(jobs: int, tmp: Path, *, kill_every: tuple[float, float] = (3.0, 8
                  for role in ("engine", "worker")}
         soak.memory_mb["baseline"] = used_mb(client)
         began = time.monotonic()
+        progress = {"done": 0}
+        finished = asyncio.Event()
+
+        async def kill_at_random() -> None:
+            """While jobs are published and run: every few seconds SIGKILL a random engine or
+            worker process and start a new one a second later."""
+            while max_kills < 0 or len(soak.kills) < max_kills:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(finished.wait(), random.uniform(*kill_every))
+                if finished.is_set():
+                    return
+                role = random.choice(list(pools))
+                fleet.kill(pools[role].pop(random.randrange(len(pools[role]))))
+                soak.kills.append(f"{role}@{progress['done']}")
+                log(f"{progress['done']}/{jobs} done, {time.monotonic() - began:.0f} s: kill -9 {role}")
+                await asyncio.sleep(1)
+                pools[role].append(fleet.start(role, settings=SOAK_SETTINGS, work=work))
+
+        killer = asyncio.create_task(kill_at_random())
         jids = await publish(hm, jobs)
         soak.publish_s = time.monotonic() - began
         open_jobs, peak = list(jids), soak.memory_mb["baseline"]
-        next_kill = time.monotonic() + random.uniform(*kill_every)
         progress_at, half_rss = time.monotonic(), {}
         while open_jobs:
             await asyncio.sleep(0.5)
             before = len(open_jobs)
             open_jobs = done_count(client, app, open_jobs)
+            progress["done"] = jobs - len(open_jobs)
             peak = max(peak, used_mb(client))
             now = time.monotonic()
             if len(open_jobs) < before:
@@ -160,15 +180,8 @@ async def run(jobs: int, tmp: Path, *, kill_every: tuple[float, float] = (3.0, 8
                 break
             if not half_rss and len(open_jobs) <= jobs // 2:
                 half_rss = {p.pid: rss_mb(p.pid) for pool in pools.values() for p in pool}
-            if now >= next_kill and (max_kills < 0 or len(soak.kills) < max_kills):
-                role = random.choice(list(pools))
-                victim = pools[role].pop(random.randrange(len(pools[role])))
-                fleet.kill(victim)
-                soak.kills.append(f"{role}@{jobs - len(open_jobs)}")
-                log(f"{jobs - len(open_jobs)}/{jobs} done, {time.monotonic() - began:.0f} s: kill -9 {role}")
-                await asyncio.sleep(1)
-                pools[role].append(fleet.start(role, settings=SOAK_SETTINGS, work=work))
-                next_kill = time.monotonic() + random.uniform(*kill_every)
+        finished.set()
+        await killer
         soak.run_s = time.monotonic() - began
         end_rss = {p.pid: rss_mb(p.pid) for pool in pools.values() for p in pool}
         soak.report = check(client, app, jids, fleet.oracle, SOAK_EXPECTED)
