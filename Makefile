@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run studio test lint typecheck bench chaos clean
+.PHONY: run studio test lint typecheck bench chaos soak clean
 
 $(STAMP): pyproject.toml
 	bash scripts/bootstrap.sh $(VENV)
@@ -30,6 +30,10 @@ lint: $(STAMP)
 
 chaos: $(STAMP)
 	$(PY) -m pytest -q -m chaos
+
+# 100,000 jobs through 2 engine + 2 worker processes, one SIGKILLed every few seconds (tests/fault/soak.py)
+soak: $(STAMP)
+	$(PY) -m tests.fault.soak --jobs 100000
 
 bench: $(STAMP)
 	$(PY) bench/run.py
