@@ -111,7 +111,7 @@ def test_private_subscribes_topic_is_allowed() -> None:
 def test_unknown_graph_field(tmp_path: Path) -> None:
     text = app(SIMPLE.replace("  activities:", "  owner: me\n  activities:"))
     assert_error(tmp_path, text, "unknown field 'owner' in graph 's.test' (allowed: subscribes, publishes, "
-                 "expire, persistent, input, output, activities, transitions, hooks, title, description)",
+                 "expire, persistent, input, output, activities, transitions, hooks, title, description, limits)",
                  "owner: me", None)
 
 
