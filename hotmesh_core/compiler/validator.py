@@ -40,6 +40,7 @@ from .references import (
     hook_signal_expressions,
     transition_expressions,
 )
+from .routes import route_warnings
 from .topology import GraphSpec, check_graph
 from .yaml_safe import LineDict, LineList, key_text, located, plain
 
@@ -95,6 +96,7 @@ def validate(manifest: LoadedManifest) -> CheckedApp:
     _app_hooks(checked)
     for spec in checked.graphs:
         _expressions(spec, checked)
+        checked.warnings.extend(route_warnings(spec))
     _topics(checked)
     return checked
 

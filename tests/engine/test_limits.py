@@ -5,11 +5,13 @@ Settings' defaults) allow, and one step's mappings get a time budget (``PipeErro
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import pytest
 
 from hotmesh_core import JobError, JobLimitError, WorkerMessage
+from hotmesh_core.examples import example_apps
 
 from ..helpers import assert_eventually
 
@@ -179,3 +181,39 @@ async def test_a_heavy_mapping_fails_with_a_pipe_error_when_its_budget_is_spent(
     assert caught.value.code == 400                           # PipeError's code
     assert "activity 'a1'" in str(caught.value) and "time budget of 100 ms" in str(caught.value)
     assert worked == []
+
+
+async def test_the_demo_app_hands_a_workers_own_error_to_the_caller(mesh) -> None:
+    """The demo's transitions out of its workers have conditions: a failed compose ends the job with
+    compose's own error. The unconditional transition it had passed the failure on to 'done',
+    whose mapping then failed, and the caller saw that error instead (and `plan` now warns)."""
+    demo = next(example for example in example_apps() if example.app_id == "demo")
+    text = demo.manifest.read_text().replace("id: demo", "id: {APP}")
+    hm = await mesh(text, workers={worker.topic: worker.callback for worker in demo.workers})
+    job = await hm.pubsub("demo.greet", {"name": "world", "shout": True}, timeout=10)
+    assert job["data"]["message"] == "HELLO, WORLD!"
+    with pytest.raises(JobError) as caught:
+        await hm.pubsub("demo.greet", {"name": " "}, timeout=10)
+    assert caught.value.code == 422 and "compose: a name is needed" in str(caught.value)
+
+    blind = text.replace("version: '1'", "version: '2'").replace("            conditions: { code: 200 }\n", "")
+    assert any(w.startswith("compose: its transition to 'done' has no conditions")
+               for w in (await hm.review(blind.replace("{APP}", hm.app_id))).warnings)
+    await hm.activate(await hm.deploy(blind.replace("{APP}", hm.app_id)))
+    with pytest.raises(JobError) as caught:
+        await hm.pubsub("demo.greet", {"name": " "}, timeout=10)
+    assert caught.value.code == 400 and "@string.split" in str(caught.value)   # done's mapping, not compose
+
+
+async def test_deploy_logs_the_warnings_plan_shows(mesh, caplog) -> None:
+    hm = await mesh()
+    text = LOOPS.replace("{APP}", hm.app_id).replace("w1: [ { to: c1, conditions: { code: 200 } } ]",
+                                                     "w1: [ { to: c1 } ]")
+    with caplog.at_level(logging.WARNING, logger="hotmesh.deploy"):
+        await hm.deploy(text)
+    logged = [record.getMessage() for record in caplog.records if record.name == "hotmesh.deploy"]
+    assert logged == [f"app {hm.app_id} version 1: {warning}" for warning in (await hm.review(text)).warnings]
+    assert logged[0].endswith("c1: the loop back to 'a1' (a1 -> w1 -> c1) has no conditional transition, "
+                              "so nothing ends it: each job runs until its cycle limit stops it (code 508); "
+                              "put conditions on a transition of the loop")
+    assert any("w1: its transition to 'c1' has no conditions" in line for line in logged)
