@@ -18,6 +18,7 @@ from .errors import (
     HotMeshError,
     JobCompletedError,
     JobError,
+    JobLimitError,
     JobNotFoundError,
     JobTimeoutError,
     ManifestError,
@@ -43,7 +44,7 @@ from .worker import PARK, Worker, WorkerMessage, WorkerResponse
 
 __all__ = [
     "AppNotFoundError", "ConnectionLostError", "DeadLetter", "DuplicateJobError", "HotMesh", "HotMeshError",
-    "JobCompletedError", "JobError", "JobNotFoundError", "JobTimeoutError", "ManifestError",
+    "JobCompletedError", "JobError", "JobLimitError", "JobNotFoundError", "JobTimeoutError", "ManifestError",
     "PayloadError", "PayloadTooLargeError", "PipeError", "Plan", "QuorumError", "RedisAuthError", "RedisCommandError", "RedisConfigError",
     "RedisError", "RedisOutOfMemoryError", "RedisPermissionError", "RedisServer", "RedisTimeoutError",
     "Settings", "SyncHotMesh", "TopicNotFoundError", "ValidationError", "VersionInfo", "VersionNotFoundError",

@@ -65,6 +65,16 @@ class Settings:
     #: log a warning naming the code that blocks this process's event loop longer than this
     #: (seconds; ``stall.LoopWatch``); 0 turns the detector off
     stall_warning_seconds: float = field(default_factory=lambda: _env_float("HMSH_STALL_WARNING_SECONDS", 1.0))
+    #: evaluation time (ms) the mappings of one activity step may take in all before they fail with
+    #: ``PipeError`` (``pipe.evaluator.time_budget``); half the stall warning, so a heavy mapping is
+    #: stopped before it blocks the engine's loop long enough to be reported. 0: no budget
+    mapping_budget_ms: int = field(default_factory=lambda: _env_int("HMSH_MAPPING_BUDGET_MS", 500))
+    #: activity steps one job may take (leg 1 and leg 2 of every activity, cycles included) before
+    #: it is stopped with code 508; a graph's ``limits: {steps: N}`` overrides it. 0: no limit
+    max_steps: int = field(default_factory=lambda: _env_int("HMSH_MAX_STEPS", 10_000))
+    #: cycle iterations one job may take (every ``cycle`` activity's re-entries, summed) before it
+    #: is stopped with code 508; a graph's ``limits: {cycles: N}`` overrides it. 0: no limit
+    max_cycles: int = field(default_factory=lambda: _env_int("HMSH_MAX_CYCLES", 1_000))
     #: OpenTelemetry spans and metrics (``tracing.py``; needs the ``otel`` extra). Off by default
     tracing: bool = field(default_factory=lambda: _env_flag("HMSH_TRACING"))
 

@@ -9,6 +9,7 @@ quorum's (``quorum.py``).
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from .errors import ManifestError
 from .keys import ENGINE_GROUP, WORKER_GROUP, Keys
 from .store import Store
 from .streams import ensure_group
+
+log = logging.getLogger("hotmesh.deploy")
 
 
 @dataclass(frozen=True)
@@ -54,8 +57,11 @@ def compile_for(app_id: str, source: str | Path) -> tuple[CompiledApp, list[str]
 
 async def deploy(store: Store, keys: Keys, source: str | Path) -> str:
     """Compile and store a version; the active version does not change. Deploying the same
-    version again with the same content is a no-op; with other content, a ``ManifestError``."""
-    app, _, text = compile_for(keys.app, source)
+    version again with the same content is a no-op; with other content, a ``ManifestError``.
+    The warnings ``plan`` would show are logged (``hotmesh.deploy``): they do not stop a deploy."""
+    app, warnings, text = compile_for(keys.app, source)
+    for warning in warnings:
+        log.warning("app %s version %s: %s", app.id, app.version, warning)
     compiled = app.to_json()
     existing = await store.compiled(app.version)
     if existing is not None and existing != compiled:

@@ -133,6 +133,14 @@ class JobError(HotMeshError):
         self.error = error or {"message": message, "code": code}
 
 
+class JobLimitError(HotMeshError):
+    """A job went past its graph's ``limits`` (activity steps or cycle iterations per job,
+    ``Settings.max_steps`` / ``max_cycles`` by default) and was stopped: code 508 (HTTP's "loop
+    detected"), the code of the job's error and of the ``JobError`` its ``pubsub`` caller gets."""
+
+    code = 508
+
+
 class JobTimeoutError(HotMeshError, TimeoutError):
     """``pubsub`` gave up waiting (code 504); the job itself goes on."""
 

@@ -52,6 +52,7 @@ class StepSpec:
     delete: list[str] = field(default_factory=list)
     precheck: int | None = None
     semeq: int | None = None
+    count: tuple[int, ...] | None = None     # runaway guard: (steps limit,) or (steps, cycles) limits
 
     def _stream(self, key: str) -> int:
         if key not in self.streams:
@@ -113,12 +114,14 @@ class StepSpec:
             spec["precheck"] = str(self.precheck)
         if self.semeq is not None:
             spec["semeq"] = str(self.semeq)
+        if self.count is not None:
+            spec["count"] = [str(limit) for limit in self.count]
         return json.dumps(spec, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
 class StepResult:
-    status: str          # ok | exists | gone | inactive | conflict | duplicate
+    status: str          # ok | exists | gone | inactive | conflict | duplicate | threshold | limit
     semaphore: int = 0
     finished: bool = False
     detail: str = ""

@@ -8,7 +8,7 @@ from typing import Any
 from .. import messages as msgs
 from ..compiler.model import Activity
 from ..context import AppIndex, StepState, entry_fields
-from ..errors import HotMeshError, JobCompletedError, JobNotFoundError, PipeError
+from ..errors import HotMeshError, JobCompletedError, JobLimitError, JobNotFoundError, PipeError
 from ..keys import META_FIELDS, JobFields
 from ..mapper import job_map_fields, truthy
 from ..pipe import UNDEFINED, map_rules, resolve
@@ -18,7 +18,15 @@ from ..store import StepSpec
 from ..util import guid
 from .hooks import hook_rule, signal_key
 from .stats import job_key_and_slice
-from .steps import SINGLE_DONE, activity_meta, completion_message, finish_spec, signal_value, single_leg
+from .steps import (
+    SINGLE_DONE,
+    activity_meta,
+    completion_message,
+    finish_spec,
+    job_limits,
+    signal_value,
+    single_leg,
+)
 
 INTERRUPTED = -1_000_000_000
 CYCLE_DONE = 888000000000000
@@ -151,7 +159,8 @@ def apply_interrupt(engine: StepContext, index: AppIndex | None, meta: dict[str,
     spec.notify = completion_message(engine, jid, gid, meta, publishes, expire=seconds)
     if spec.notify is None:
         spec.expire = seconds                 # nobody to tell: expire now
-    spec.event = engine.event(jid, meta.get("aid") or "", ",0", "job", "interrupted", 410)
+    spec.event = engine.event(jid, meta.get("aid") or "", ",0", "job", "interrupted",
+                              int(options.get("code") or 410))
 
 
 async def interrupt_job(engine: StepContext, jid: str, options: dict[str, Any], *, suppress: bool = False,
@@ -176,6 +185,22 @@ async def interrupt_job(engine: StepContext, jid: str, options: dict[str, Any], 
         for child in await engine.store.list_range(engine.keys.dependents(jid)):
             await interrupt_job(engine, child, {**options, "throw": options.get("throw")}, suppress=True)
     return running
+
+
+async def stop_runaway(engine: StepContext, index: AppIndex, activity: Activity, meta: dict[str, str], kind: str,
+                       ack: tuple[str, str, str]) -> None:
+    """A step found its job past a limit (the step script answered ``limit``; nothing was written):
+    end the job the way an interrupt does, with ``JobLimitError``'s code 508 and a message naming
+    the activity and the limit, so every branch still running stops and the caller is told. Its
+    awaited children are interrupted too (``descend``); the consumed message is acked with it."""
+    limit = job_limits(engine, index, activity)[kind]
+    setting = "HMSH_MAX_STEPS" if kind == "steps" else "HMSH_MAX_CYCLES"
+    error = JobLimitError(
+        f"job {meta['jid']} stopped at activity '{activity.id}': it reached its limit of {limit} "
+        f"{'activity steps' if kind == 'steps' else 'cycle iterations'} (graph '{activity.graph}' "
+        f"limits.{kind}, default {setting}); a loop with no exit?")
+    await interrupt_job(engine, meta["jid"], {"reason": error.message, "code": error.code, "descend": True},
+                        suppress=True, ack=ack)
 
 
 def parse_options(data: Any) -> dict[str, Any]:

@@ -33,7 +33,17 @@ from ..store import StepSpec
 from ..util import with_index
 from . import control, hooks
 from .hooks import signal_key
-from .steps import LEG1_OPEN, SINGLE_DONE, activity_meta, dispatch, finish_spec, seed_children, single_leg
+from .steps import (
+    LEG1_OPEN,
+    SINGLE_DONE,
+    activity_meta,
+    count_step,
+    dispatch,
+    finish_spec,
+    mapping_budget,
+    seed_children,
+    single_leg,
+)
 
 log = logging.getLogger("hotmesh.engine")
 
@@ -83,30 +93,31 @@ async def leg1(engine: StepContext, message: dict[str, Any], ack: tuple[str, str
         if state.ledger != SEEDED:
             await engine.store.ack(*ack)          # stale generation, inactive job, or a duplicate
             return
-        spec = new_leg1_spec(engine, activity, jid, gid, dad, ack)
+        spec = new_leg1_spec(engine, index, activity, jid, gid, dad, ack)
         ctx = state.ctx
         try:
-            if activity.status_threshold is not None:
-                threshold = resolve(activity.status_threshold, ctx)
-                if isinstance(threshold, int | float) and not isinstance(threshold, bool):
-                    spec.precheck = int(threshold)
-            if activity.type in ("worker", "await"):
-                dispatch(engine, activity, jid, state.meta["gid"], ctx, spec, dad, meta.get("trc"),
-                          index=index)
-            elif activity.type == "hook":
-                if not hooks.open_hook(engine, index, activity, state, spec, dad):
+            with mapping_budget(engine, aid):
+                if activity.status_threshold is not None:
+                    threshold = resolve(activity.status_threshold, ctx)
+                    if isinstance(threshold, int | float) and not isinstance(threshold, bool):
+                        spec.precheck = int(threshold)
+                if activity.type in ("worker", "await"):
+                    dispatch(engine, activity, jid, state.meta["gid"], ctx, spec, dad, meta.get("trc"),
+                              index=index)
+                elif activity.type == "hook":
+                    if not hooks.open_hook(engine, index, activity, state, spec, dad):
+                        single_leg(engine, index, activity, state, spec, dad, ctx)
+                elif activity.type == "cycle":
+                    control.cycle(engine, activity, state, spec, dad)
+                elif activity.type == "signal":
+                    await control.signal(engine, index, activity, state, spec, dad)
                     single_leg(engine, index, activity, state, spec, dad, ctx)
-            elif activity.type == "cycle":
-                control.cycle(engine, activity, state, spec, dad)
-            elif activity.type == "signal":
-                await control.signal(engine, index, activity, state, spec, dad)
-                single_leg(engine, index, activity, state, spec, dad, ctx)
-            elif activity.type == "interrupt":
-                control.interrupt_activity(engine, index, activity, state, spec, dad)
-            else:
-                raise HotMeshError(f"activity type '{activity.type}' ({aid}) cannot run", 500)
+                elif activity.type == "interrupt":
+                    control.interrupt_activity(engine, index, activity, state, spec, dad)
+                else:
+                    raise HotMeshError(f"activity type '{activity.type}' ({aid}) cannot run", 500)
         except (PipeError, HotMeshError) as exc:
-            spec = new_leg1_spec(engine, activity, jid, gid, dad, ack)
+            spec = new_leg1_spec(engine, index, activity, jid, gid, dad, ack)
             _fail_in_leg1(engine, index, activity, state, spec, dad, exc)
         crash_point("leg1.before_step")
         result = await engine.store.step(spec)
@@ -115,15 +126,19 @@ async def leg1(engine: StepContext, message: dict[str, Any], ack: tuple[str, str
             engine.timer_registered()
         if result.status == "threshold":
             result = await engine.store.step(_conclude(engine, index, activity, state, dad, ack, result.semaphore))
+        if result.status == "limit":
+            await control.stop_runaway(engine, index, activity, state.meta, result.detail, ack)
         if result.status != "conflict":
             return
     raise HotMeshError(f"leg 1 of {aid} kept conflicting", 503)
 
 
-def new_leg1_spec(engine: StepContext, activity: Activity, jid: str, gid: str | None, dad: str,
+def new_leg1_spec(engine: StepContext, index: AppIndex, activity: Activity, jid: str, gid: str | None, dad: str,
                   ack: tuple[str, str, str]) -> StepSpec:
-    return StepSpec(engine.keys.job(jid), gid=gid, active=0, ledger=(JobFields.ledger(activity.id, dad), SEEDED),
+    spec = StepSpec(engine.keys.job(jid), gid=gid, active=0, ledger=(JobFields.ledger(activity.id, dad), SEEDED),
                     ack=ack)
+    count_step(engine, index, activity, spec)
+    return spec
 
 
 def _conclude(engine: StepContext, index: AppIndex, activity: Activity, state: StepState, dad: str,
@@ -132,7 +147,7 @@ def _conclude(engine: StepContext, index: AppIndex, activity: Activity, state: S
 
     The activity is notarised as skipped and does nothing else (no signal key is left behind: Q6).
     """
-    spec = new_leg1_spec(engine, activity, state.meta["jid"], state.meta["gid"], dad, ack)
+    spec = new_leg1_spec(engine, index, activity, state.meta["jid"], state.meta["gid"], dad, ack)
     spec.semeq = threshold
     spec.sem = -threshold
     spec.hset[JobFields.ledger(activity.id, dad)] = str(888000000000000)
@@ -211,6 +226,8 @@ async def leg2(engine: StepContext, message: dict[str, Any], ack: tuple[str, str
         crash_point("leg2.before_step")
         result = await engine.store.step(spec)
         crash_point("leg2.after_step")
+        if result.status == "limit":
+            await control.stop_runaway(engine, index, activity, state.meta, result.detail, ack)
         if result.status != "conflict":
             return
     raise HotMeshError(f"leg 2 of {aid} kept conflicting", 503)
@@ -246,13 +263,15 @@ def _leg2_spec(engine: StepContext, index: AppIndex, activity: Activity, state: 
     ctx[activity.id] = ctx["$self"] = entry
     spec = StepSpec(engine.keys.job(jid), gid=gid, active=0, ledger=(JobFields.ledger(activity.id, dad), ledger),
                     ack=ack, guid=None if final else meta.get("guid"))
+    count_step(engine, index, activity, spec)
     try:
-        if activity.output_maps is not None and status != "error":
-            entry["output"]["data"] = {**(entry["output"].get("data") or {}),
-                                       **map_rules(activity.output_maps, ctx)}
-        children = children_for(activity, code, ctx)
-        spec.hset.update(job_map_fields(activity.job_maps, ctx))
-        spec.hset.update(job_map_fields(activity.code_job_maps.get(str(code)), ctx))
+        with mapping_budget(engine, activity.id):
+            if activity.output_maps is not None and status != "error":
+                entry["output"]["data"] = {**(entry["output"].get("data") or {}),
+                                           **map_rules(activity.output_maps, ctx)}
+            children = children_for(activity, code, ctx)
+            spec.hset.update(job_map_fields(activity.job_maps, ctx))
+            spec.hset.update(job_map_fields(activity.code_job_maps.get(str(code)), ctx))
     except (PipeError, HotMeshError) as exc:
         children, status, final = [], "error", True
         entry["output"]["metadata"]["err"] = dumps({"message": exc.message, "code": exc.code})

@@ -14,6 +14,7 @@ pivot (it stays open).
 from __future__ import annotations
 
 import json
+from contextlib import AbstractContextManager
 from typing import Any
 
 from .. import messages as msgs
@@ -23,6 +24,7 @@ from ..errors import HotMeshError, PipeError
 from ..keys import JobFields
 from ..mapper import children_for, job_map_fields, truthy
 from ..pipe import map_rules, resolve
+from ..pipe.evaluator import Budget, time_budget
 from ..protocols import StepContext
 from ..store import StepSpec
 from ..util import timestamp
@@ -47,6 +49,29 @@ def activity_meta(activity: Activity, dad: str, state: StepState | dict[str, Any
         meta["stp"] = activity.subtype
     meta.update(extra)
     return meta
+
+
+def mapping_budget(engine: StepContext, activity_id: str) -> AbstractContextManager[Budget | None]:
+    """The evaluation time all mappings of one step of ``activity_id`` share
+    (``Settings.mapping_budget_ms``): a heavy mapping fails the activity with ``PipeError``
+    instead of holding the engine's event loop."""
+    return time_budget(engine.settings.mapping_budget_ms / 1000, f"activity '{activity_id}'")
+
+
+def job_limits(engine: StepContext, index: AppIndex, activity: Activity) -> dict[str, int]:
+    """The runaway limits of the job ``activity`` runs in: its graph's ``limits``, the Settings'
+    ``max_steps`` / ``max_cycles`` where the graph sets none (0: no limit)."""
+    own = index.app.graph_of(activity.graph).limits
+    return {"steps": own.get("steps", engine.settings.max_steps),
+            "cycles": own.get("cycles", engine.settings.max_cycles)}
+
+
+def count_step(engine: StepContext, index: AppIndex, activity: Activity, spec: StepSpec) -> None:
+    """Make ``spec`` one more of its job's activity steps (a ``cycle`` step also one more cycle
+    iteration), checked against ``job_limits`` inside the step script: past a limit it writes
+    nothing and answers ``limit`` (then ``control.stop_runaway`` ends the job)."""
+    limits = job_limits(engine, index, activity)
+    spec.count = (limits["steps"], limits["cycles"]) if activity.type == "cycle" else (limits["steps"],)
 
 
 def expire_seconds(engine: StepContext, activity: Activity, graph_expire: Any, ctx: dict[str, Any]) -> int:

@@ -18,7 +18,7 @@ from ..store import StepSpec
 from ..tracing import Step
 from ..util import guid, timestamp
 from .stats import add_stats
-from .steps import completion_message, expire_seconds, plan_completion, seed_children
+from .steps import completion_message, expire_seconds, mapping_budget, plan_completion, seed_children
 
 
 @dataclass
@@ -67,76 +67,77 @@ async def prepare(engine: StepContext, topic: str, data: dict[str, Any], *, inde
     ctx: dict[str, Any] = {trigger_id: {**entry, "input": {"data": data}},
                            "$job": {"metadata": {}, "data": {}}, "$app": {"settings": app.settings}}
     ctx["$self"] = ctx[trigger_id]
-    stats = activity.stats or {}
-    jid: Any = UNDEFINED
-    if stats.get("id") is not None:
-        jid = resolve(stats["id"], ctx)
-    if jid is UNDEFINED or jid is None or jid == "":
-        jid = message_guid or guid()
-    jid = check_id("job id", str(jid))
-    key = resolve(stats["key"], ctx) if stats.get("key") is not None else UNDEFINED
-    gid = guid()
-    meta: dict[str, str] = {"jid": jid, "gid": gid, "tpc": topic, "app": app.id, "vrs": app.version,
-                            "ts": now[:12], "jc": now, "ju": now}
-    if key is not UNDEFINED and key is not None:
-        meta["key"] = str(key)
-    if ngn:
-        meta["ngn"] = ngn
-    if parent:
-        meta.update(pj=parent.jid, pg=parent.gid, pd=parent.dad, pa=parent.aid,
-                    px="false" if parent.awaits else "true")
-    if message_guid:
-        meta["src"] = message_guid
-    telemetry, traced = engine.telemetry, None
-    if telemetry is not None:                 # trc, spn (and tps, ps): the job's trace context
-        step, token, t0 = telemetry.trigger(meta, trigger_id, trc=trc,
-                                            parent_span=parent.l1s if parent else None,
-                                            parent_job_span=parent.spn if parent else None)
-        traced = (step, t0, topic)
-    elif trc and trc != msgs.ZERO_TRACE:
-        meta["trc"] = trc                     # no trace: nothing stored (messages carry the zero trace)
-    try:
-        ctx["$job"]["metadata"] = {**meta, "js": 0}
-        spec = StepSpec(engine.keys.job(jid))
-        spec.hset.update({JobFields.meta(k): v for k, v in meta.items()})
-        spec.hset.update(job_map_fields(activity.job_maps, ctx))
-        for k, v in (search or {}).items():
-            spec.hset["_" + k] = v if isinstance(v, str) else dumps(v)
-        for k, v in (markers or {}).items():
-            if not k.startswith("-"):
-                raise ValidationError(f"marker '{k}' must start with '-'")
-            spec.hset[k] = v if isinstance(v, str) else dumps(v)
-        spec.hset.update(entry_fields(trigger_id, ",0", entry))
-        spec.hset[JobFields.ledger(trigger_id, ",0")] = str(TRIGGER_LEDGER)
-        children = [] if pending else children_for(activity, 200, ctx)
-        spec.create = -1 if pending else len(children)
-        seed_children(engine, spec, jid, gid, ",0", children, meta.get("trc"), index, ctx)
-        if parent and not parent.awaits:
-            parent_meta = msgs.metadata(parent.jid, parent.gid, parent.dad, parent.aid, trc=parent.trc,
-                                        spn=parent.spn, message_guid="R" + (message_guid or gid)[1:])
-            spec.xadd.append((engine.keys.engine_stream(parent.jid), msgs.build(
-                parent_meta, type=msgs.RESULT, data={"job_id": jid, "jc": now, "ju": now},
-                status="success", code=200)))
-        add_stats(engine, activity, ctx, jid, spec)
-        if parent and parent.awaits:
-            spec.push.append((engine.keys.dependents(parent.jid), jid))
-        spec.event = engine.event(jid, trigger_id, ",0", "trigger", "started" if not pending else "pending", 200)
-        if pending:
-            spec.expire = max(1, int(pending))
-        else:
-            plan_completion(engine, spec, jid, gid, meta, graph.publishes,
-                            expire_seconds(engine, activity, graph.expire, ctx))
-            if activity.emit is not None and truthy(resolve(activity.emit, ctx)):
-                spec.emit_message = completion_message(engine, jid, gid, meta, graph.publishes, emit=True,
-                                                       force=True)
-        spec.ack = ack
-    except BaseException as exc:
-        if traced is not None and telemetry is not None:
-            await telemetry.triggered(traced[0], traced[1], False, False, topic, exc)
-        raise
-    finally:
-        if traced is not None and telemetry is not None:
-            telemetry.leave(token)      # the messages are built: this task leaves the trigger step
+    with mapping_budget(engine, trigger_id):        # the trigger's mappings share one time budget
+        stats = activity.stats or {}
+        jid: Any = UNDEFINED
+        if stats.get("id") is not None:
+            jid = resolve(stats["id"], ctx)
+        if jid is UNDEFINED or jid is None or jid == "":
+            jid = message_guid or guid()
+        jid = check_id("job id", str(jid))
+        key = resolve(stats["key"], ctx) if stats.get("key") is not None else UNDEFINED
+        gid = guid()
+        meta: dict[str, str] = {"jid": jid, "gid": gid, "tpc": topic, "app": app.id, "vrs": app.version,
+                                "ts": now[:12], "jc": now, "ju": now}
+        if key is not UNDEFINED and key is not None:
+            meta["key"] = str(key)
+        if ngn:
+            meta["ngn"] = ngn
+        if parent:
+            meta.update(pj=parent.jid, pg=parent.gid, pd=parent.dad, pa=parent.aid,
+                        px="false" if parent.awaits else "true")
+        if message_guid:
+            meta["src"] = message_guid
+        telemetry, traced = engine.telemetry, None
+        if telemetry is not None:                 # trc, spn (and tps, ps): the job's trace context
+            step, token, t0 = telemetry.trigger(meta, trigger_id, trc=trc,
+                                                parent_span=parent.l1s if parent else None,
+                                                parent_job_span=parent.spn if parent else None)
+            traced = (step, t0, topic)
+        elif trc and trc != msgs.ZERO_TRACE:
+            meta["trc"] = trc                     # no trace: nothing stored (messages carry the zero trace)
+        try:
+            ctx["$job"]["metadata"] = {**meta, "js": 0}
+            spec = StepSpec(engine.keys.job(jid))
+            spec.hset.update({JobFields.meta(k): v for k, v in meta.items()})
+            spec.hset.update(job_map_fields(activity.job_maps, ctx))
+            for k, v in (search or {}).items():
+                spec.hset["_" + k] = v if isinstance(v, str) else dumps(v)
+            for k, v in (markers or {}).items():
+                if not k.startswith("-"):
+                    raise ValidationError(f"marker '{k}' must start with '-'")
+                spec.hset[k] = v if isinstance(v, str) else dumps(v)
+            spec.hset.update(entry_fields(trigger_id, ",0", entry))
+            spec.hset[JobFields.ledger(trigger_id, ",0")] = str(TRIGGER_LEDGER)
+            children = [] if pending else children_for(activity, 200, ctx)
+            spec.create = -1 if pending else len(children)
+            seed_children(engine, spec, jid, gid, ",0", children, meta.get("trc"), index, ctx)
+            if parent and not parent.awaits:
+                parent_meta = msgs.metadata(parent.jid, parent.gid, parent.dad, parent.aid, trc=parent.trc,
+                                            spn=parent.spn, message_guid="R" + (message_guid or gid)[1:])
+                spec.xadd.append((engine.keys.engine_stream(parent.jid), msgs.build(
+                    parent_meta, type=msgs.RESULT, data={"job_id": jid, "jc": now, "ju": now},
+                    status="success", code=200)))
+            add_stats(engine, activity, ctx, jid, spec)
+            if parent and parent.awaits:
+                spec.push.append((engine.keys.dependents(parent.jid), jid))
+            spec.event = engine.event(jid, trigger_id, ",0", "trigger", "started" if not pending else "pending", 200)
+            if pending:
+                spec.expire = max(1, int(pending))
+            else:
+                plan_completion(engine, spec, jid, gid, meta, graph.publishes,
+                                expire_seconds(engine, activity, graph.expire, ctx))
+                if activity.emit is not None and truthy(resolve(activity.emit, ctx)):
+                    spec.emit_message = completion_message(engine, jid, gid, meta, graph.publishes, emit=True,
+                                                           force=True)
+            spec.ack = ack
+        except BaseException as exc:
+            if traced is not None and telemetry is not None:
+                await telemetry.triggered(traced[0], traced[1], False, False, topic, exc)
+            raise
+        finally:
+            if traced is not None and telemetry is not None:
+                telemetry.leave(token)      # the messages are built: this task leaves the trigger step
     return PreparedJob(jid, spec, message_guid, traced)
 
 

@@ -76,6 +76,7 @@ def _compile(checked: CheckedApp) -> CompiledApp:
             input_schema=plain(_get(spec.node, "input", "schema")),
             output_schema=plain(_get(spec.node, "output", "schema")),
             hooks=graph_hooks,
+            limits=plain(spec.node.get("limits", {})),
         ))
     subscriptions = {spec.subscribes: spec.trigger for spec in checked.graphs}
     return CompiledApp(checked.id, checked.version, checked.settings, tuple(graphs), activities,

@@ -7,7 +7,8 @@ import re
 ROOT_FIELDS = ("app",)
 APP_FIELDS = ("id", "version", "settings", "graphs")
 GRAPH_FIELDS = ("subscribes", "publishes", "expire", "persistent", "input", "output", "activities",
-                "transitions", "hooks", "title", "description")
+                "transitions", "hooks", "title", "description", "limits")
+LIMIT_FIELDS = ("steps", "cycles")    # a graph's runaway limits per job (Settings.max_steps, max_cycles)
 
 COMMON_FIELDS = ("type", "title", "subtype", "input", "output", "job", "telemetry", "emit", "persist",
                  "persistent", "statusThreshold", "statusThresholdType", "expire")

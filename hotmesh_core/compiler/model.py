@@ -113,6 +113,7 @@ class Graph:
     input_schema: Any = None
     output_schema: Any = None
     hooks: dict[str, list[HookRule]] = field(default_factory=dict)
+    limits: dict[str, int] = field(default_factory=dict)    # steps / cycles per job; absent: Settings'
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from .fields import (
     GRAPH_FIELDS,
     JSON_SCHEMA_KEYWORDS,
     LEGACY_TYPES,
+    LIMIT_FIELDS,
     MAPS_BLOCKS,
     MAX_ACTIVITIES,
     MEASURE_FIELDS,
@@ -39,6 +40,7 @@ from .references import (
     hook_signal_expressions,
     transition_expressions,
 )
+from .routes import route_warnings
 from .topology import GraphSpec, check_graph
 from .yaml_safe import LineDict, LineList, key_text, located, plain
 
@@ -94,6 +96,7 @@ def validate(manifest: LoadedManifest) -> CheckedApp:
     _app_hooks(checked)
     for spec in checked.graphs:
         _expressions(spec, checked)
+        checked.warnings.extend(route_warnings(spec))
     _topics(checked)
     return checked
 
@@ -148,6 +151,8 @@ def _graph(node: Any, graphs: LineList, index: int) -> GraphSpec:
     _typed(node, "persistent", "bool", None)
     for key in ("title", "description"):
         _typed(node, key, "string", None)
+    if "limits" in node:
+        _limits(node, topic)
     for key in ("input", "output"):
         if key in node:
             block = node[key]
@@ -161,6 +166,18 @@ def _graph(node: Any, graphs: LineList, index: int) -> GraphSpec:
                       node, "activities" if "activities" in node else None)
     types = {aid: _activity(aid, activities) for aid in activities}
     return GraphSpec(node, topic, activities, types)
+
+
+def _limits(node: LineDict, topic: str) -> None:
+    """``limits: {steps: N, cycles: N}``: whole numbers, 0 for no limit (the job may run forever)."""
+    limits = node["limits"]
+    if not isinstance(limits, LineDict):
+        raise located(f"graph '{topic}' 'limits' must be a mapping {{steps, cycles}}", node, "limits")
+    _known(limits, LIMIT_FIELDS, f"graph '{topic}' limits")
+    for key, value in limits.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise located(f"graph '{topic}' limits.{key} must be a whole number (0: no limit), "
+                          f"not {value!r}", limits, key)
 
 
 def _activity(aid: str, activities: LineDict) -> str:

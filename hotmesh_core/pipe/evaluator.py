@@ -19,11 +19,21 @@ previous row and folds the body (a pipe seeded with ``[$output]``) over the item
 Values read from the context are copied, so in-place functions (``@array.push``) never change the
 caller's data. ``check`` walks an expression statically, for the compiler. What is an expression, a
 function, a reference or a reduce variable is defined in ``syntax`` (shared with the compiler).
+
+Time: the engine evaluates an activity's mappings inside ``time_budget`` (``Settings.mapping_budget_ms``).
+Size caps (``limits``) bound each function call, but not how many heavy calls a mapping makes, so
+the clock is read after each function call (one ``monotonic()``, nothing when no budget is set)
+and the evaluation stops with ``PipeError`` once the budget is spent: a mapping holds the engine's
+event loop for at most the budget plus one call. Only time spent evaluating counts (the step's
+Redis round trips between two ``resolve`` calls do not).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -59,12 +69,51 @@ def walk(root: Any, segments: list[str]) -> Any:
     return current
 
 
-class _Evaluation:
-    """One top-level evaluation: the context and the shared ``@reduce`` iteration budget."""
+class Budget:
+    """The evaluation time the mappings of one activity step may spend (see ``time_budget``)."""
 
-    def __init__(self, context: Mapping[str, Any]) -> None:
+    def __init__(self, seconds: float, what: str) -> None:
+        self.seconds = seconds
+        self.what = what
+        self.spent = 0.0                       # by the finished ``resolve`` calls of this step
+        self.since: float | None = None        # when the running ``resolve`` call started
+
+    def check(self, reference: str) -> None:
+        if self.since is not None and self.spent + time.monotonic() - self.since > self.seconds:
+            raise PipeError(f"{self.what}: its mappings ran past their time budget of "
+                            f"{self.seconds * 1000:g} ms (stopped after {{@{reference}}}); "
+                            "map less data or do the work in a worker")
+
+
+_BUDGET: ContextVar[Budget | None] = ContextVar("hotmesh_mapping_budget", default=None)
+
+
+@contextmanager
+def time_budget(seconds: float, what: str) -> Iterator[Budget | None]:
+    """Give the mappings evaluated inside (this task) ``seconds`` of evaluation time in all;
+    ``what`` names them in the error (``activity 'a1'``). ``seconds <= 0``: no budget."""
+    budget = Budget(seconds, what) if seconds > 0 else None
+    token = _BUDGET.set(budget)
+    try:
+        yield budget
+    finally:
+        _BUDGET.reset(token)
+
+
+class _Evaluation:
+    """One top-level evaluation: the context, the shared ``@reduce`` iteration budget and the
+    step's time budget (None: unbounded)."""
+
+    def __init__(self, context: Mapping[str, Any], budget: Budget | None = None) -> None:
         self.context = context
         self.iterations = 0
+        self.budget = budget
+
+    def call(self, name: str, arguments: Any) -> Any:
+        result = functions.call(name, arguments)
+        if self.budget is not None:
+            self.budget.check(name)
+        return result
 
     def reference(self, term: str, frame: Mapping[str, Any] | None, copy: bool = True) -> Any:
         segments = path(term)
@@ -79,14 +128,14 @@ class _Evaluation:
             return clone(value)
         name = function_name(term)
         if name is not None:
-            return functions.call(name, ())
+            return self.call(name, ())
         return self.reference(term, frame)
 
     def apply(self, row: list[Any], index: int, arguments: list[Any], frame: Mapping[str, Any] | None) -> Any:
         term = expression(row[0]) if row else None
         name = function_name(term)
         if name is not None:
-            return functions.call(name, arguments)
+            return self.call(name, arguments)
         if term is not None and is_reduce_variable(term):
             return self.reference(term, frame)
         raise PipeError(f"pipe row {index} must start with a {{@namespace.function}}, got {_brief(row[:1])}")
@@ -177,7 +226,7 @@ def _evaluate(value: Any, evaluation: _Evaluation) -> Any:
     if term is not None:
         name = function_name(term)
         if name is not None:
-            return functions.call(name, ())
+            return evaluation.call(name, ())
         return evaluation.reference(term, None, copy=False)  # export() copies it
     if isinstance(value, dict):
         if PIPE in value:
@@ -192,10 +241,23 @@ def _evaluate(value: Any, evaluation: _Evaluation) -> Any:
 def resolve(value: Any, context: Mapping[str, Any]) -> Any:
     """Evaluate one mapping value against ``context``; UNDEFINED when it resolves to nothing.
 
-    Raises ``PipeError`` for an unknown function, a malformed pipe, a failing function or an exceeded cap.
+    Raises ``PipeError`` for an unknown function, a malformed pipe, a failing function, an exceeded
+    cap or a spent time budget.
     """
+    budget = _BUDGET.get()
+    if budget is not None and budget.since is None:
+        budget.since = time.monotonic()
+        try:
+            return _resolve(value, _Evaluation(context, budget))
+        finally:
+            budget.spent += time.monotonic() - budget.since
+            budget.since = None
+    return _resolve(value, _Evaluation(context, budget))
+
+
+def _resolve(value: Any, evaluation: _Evaluation) -> Any:
     try:
-        return export(_evaluate(value, _Evaluation(context)))
+        return export(_evaluate(value, evaluation))
     except RecursionError as exc:
         raise PipeError("mapping value nested too deeply") from exc
 

@@ -7,6 +7,10 @@
 --   gid      "..."         the job must exist with this generation id   -> else {'gone'}
 --   active   "T"           the semaphore must be > T                     -> else {'inactive', sem}
 --   ledger   [f, expect]   compare-and-set guard on an activity ledger   -> else {'conflict', current}
+--   count    [steps, cycles?]  runaway guard: the step is one more of the job's activity steps
+--                          (':n') and, with a cycles limit, one more cycle iteration (':c'); both
+--                          counters ride on the guard HMGET and the HSET below (no extra command);
+--                          past a limit > 0 nothing is written or acked      -> {'limit', 'steps'|'cycles'}
 --   guid     "g/<guid>"    HSETNX; a message applied before             -> {'duplicate'}
 --   hset     [f, v, ...]   fields to write
 --   sem      "delta"       the semaphore moves by delta (written with the HSET, read by the guard
@@ -46,7 +50,7 @@ local function ack()
   end
 end
 
-local sem, completions
+local sem, completions, head
 if spec.create then
   if redis.call('HSETNX', job, ':', spec.create) == 0 then
     return {'exists', redis.call('HGET', job, 'm/src') or ''}
@@ -54,7 +58,7 @@ if spec.create then
   sem, completions = tonumber(spec.create), 0
 else
   -- one read for every guard: the semaphore, the generation, the ledger and the completion count
-  local head = redis.call('HMGET', job, ':', 'm/gid', spec.ledger and spec.ledger[1] or ':', ':done')
+  head = redis.call('HMGET', job, ':', 'm/gid', spec.ledger and spec.ledger[1] or ':', ':done', ':n', ':c')
   if not head[1] or (spec.gid and head[2] ~= spec.gid) then
     ack()
     return {'gone'}
@@ -67,10 +71,25 @@ else
   if spec.ledger and head[3] ~= spec.ledger[2] then
     return {'conflict', head[3] or ''}
   end
-  if spec.guid and redis.call('HSETNX', job, spec.guid, '1') == 0 then
-    ack()
-    return {'duplicate'}
+end
+
+-- the runaway guard (limits): the counters after this step, or a refusal before anything is written
+local counted = {}
+if spec.count and head then
+  local kinds = {{':n', 'steps', head[5]}, {':c', 'cycles', head[6]}}
+  for i, limit in ipairs(spec.count) do
+    local kind = kinds[i]
+    local count = tonumber(kind[3] or '0') + 1
+    if tonumber(limit) > 0 and count > tonumber(limit) then
+      return {'limit', kind[2]}
+    end
+    counted[#counted + 1] = kind[1]
+    counted[#counted + 1] = tostring(count)
   end
+end
+if spec.guid and redis.call('HSETNX', job, spec.guid, '1') == 0 then
+  ack()
+  return {'duplicate'}
 end
 
 if spec.semeq and sem ~= tonumber(spec.semeq) then
@@ -89,6 +108,9 @@ if spec.done and sem <= 0 and sem > -100000000 then
 end
 
 local hset = spec.hset or {}
+for _, v in ipairs(counted) do
+  hset[#hset + 1] = v
+end
 if sem ~= before then
   hset[#hset + 1] = ':'
   hset[#hset + 1] = tostring(sem)
