@@ -173,6 +173,8 @@ class JobFields:
     ``:``                 the job semaphore (HINCRBY): children still to finish; <= 0 done;
                           < -100,000,000 interrupted; -1 pending (created with ``pending``)
     ``:done``             how many times the job completed (always 1; checked by the fault tests)
+    ``:n`` / ``:c``       steps taken / cycle iterations run, against the job's limits (``step.lua``,
+                          ``limits:`` of the graph, ``Settings.max_steps`` / ``max_cycles``)
     ``m/<key>``           job metadata: jid gid tpc app vrs trc ngn key ts jc ju pj pg pd pa px src err;
                           traced jobs also spn tps ps (see ``tracing.py``)
     ``d/<path>``          job data (``$job.data``), one field per job-map leaf, serializer-encoded
