@@ -15,7 +15,6 @@ from .seam import Redis, pairs, script
 from .util import timestamp
 
 STEP = script("step")
-LEASE_RENEW = script("lease_renew")
 LEASE_RELEASE = script("lease_release")
 
 
@@ -218,10 +217,6 @@ class Store:
     async def take_lease(self, role: str, holder: str, ms: int) -> bool:
         """Take the lease ``role`` for ``ms`` unless someone holds it (SET NX PX)."""
         return bool(await self.redis.call("SET", self.keys.lease(role), holder, "NX", "PX", int(ms)))
-
-    async def renew_lease(self, role: str, holder: str, ms: int) -> bool:
-        """Extend the lease if ``holder`` still holds it (``scripts/lease_renew.lua``)."""
-        return bool(await self.redis.run(LEASE_RENEW, [self.keys.lease(role)], [holder, int(ms)]))
 
     async def release_lease(self, role: str, holder: str) -> bool:
         """Give the lease up if ``holder`` still holds it (``scripts/lease_release.lua``)."""

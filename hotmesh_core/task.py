@@ -1,8 +1,15 @@
 """The time-hook scout (spec 5.9, fixing Q8): one engine at a time moves due timers into the stream.
 
-The role is a short lease (``SET NX PX``, 15 s by default) that its holder renews every third of
-its length and releases on stop, so a dead holder delays timers by one lease, not a minute. Due times and the
-"is it due" check both use the Redis server clock inside ``scripts/timers.lua``.
+Every call is one script, ``scripts/scout.lua``: it takes or keeps the scout lease (``hmsh:<app>:w:time``,
+15 s) while a timer is near, moves the due ones, and gives the lease up as soon as no timer is near,
+so an idle app costs almost nothing: the holder polls at most every ``fidelity`` seconds and only
+while it holds the lease; everyone else sleeps until the lease would expire (a dead holder delays
+timers by one lease, not a minute), the next timer they know of, a nudge, or ``IDLE_POLL_SECONDS``.
+
+A step that registers a timer nudges its own process's scout after it commits: the scout runs the
+script at once and either sees a holder (which polls within ``fidelity``) or takes the free lease.
+The idle poll covers only a process killed between that commit and its nudge. Due times and the
+"is it due" check both use the Redis server clock.
 """
 
 from __future__ import annotations
@@ -19,7 +26,8 @@ from .util import wait_event
 
 log = logging.getLogger("hotmesh.scout")
 
-TIMERS = script("timers")
+SCOUT = script("scout")
+IDLE_POLL_SECONDS = 120.0          # the poll of a scout that knows of no near timer
 ROLE = "time"
 BATCH = 200
 
@@ -34,6 +42,7 @@ class TimeScout:
         self._wake = asyncio.Event()
         self.holding = False
         self.fired = 0
+        self.polls = 0
         self._stopped = False
 
     def start(self) -> None:
@@ -58,31 +67,26 @@ class TimeScout:
             self.holding = False
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        renew_at = 0.0
+        horizon_ms = max(int(self.fidelity * 1000), self.lease_ms)
         while not self._stopped:
             try:
-                now = loop.time()
-                if not self.holding:
-                    self.holding = await self.store.take_lease(ROLE, self.hm.guid, self.lease_ms)
-                    renew_at = now + self.lease_ms / 3000
-                    if not self.holding:
-                        await self._sleep(self.lease_ms / 2000 * (0.5 + random.random()))
-                        continue
-                elif now >= renew_at:
-                    self.holding = await self.store.renew_lease(ROLE, self.hm.guid, self.lease_ms)
-                    renew_at = now + self.lease_ms / 3000
-                    if not self.holding:
-                        continue
-                moved, next_ms = await self.store.redis.run(
-                    TIMERS, [self.hm.keys.timers(), self.hm.keys.engine_stream()], [BATCH])
-                self.fired += int(moved)
-                if int(moved):
+                holding, moved, ms = await self.store.redis.run(
+                    SCOUT, [self.hm.keys.lease(ROLE), self.hm.keys.timers(), self.hm.keys.engine_stream()],
+                    [self.hm.guid, self.lease_ms, horizon_ms, BATCH])
+                self.holding, moved, ms = bool(holding), int(moved), int(ms)
+                self.polls += 1
+                self.fired += moved
+                if moved:
                     crash_point("scout.after_move")
-                if int(moved) >= BATCH:
+                if moved >= BATCH:
                     continue
-                wait = self.fidelity if int(next_ms) < 0 else min(self.fidelity, int(next_ms) / 1000)
-                await self._sleep(min(wait, max(0.0, renew_at - loop.time())) + 0.001)
+                if self.holding:          # a timer is near: poll again by then, within fidelity
+                    wait = self.fidelity if ms < 0 else min(self.fidelity, ms / 1000)
+                elif ms < 0:              # no timer at all
+                    wait = IDLE_POLL_SECONDS
+                else:                     # another holds the lease, or the next timer is far
+                    wait = min(IDLE_POLL_SECONDS, ms / 1000 + random.random() * 0.2)
+                await self._sleep(wait + 0.001)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # redis away: back off, keep trying

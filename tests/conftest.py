@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +23,15 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     """A real redis-server on a free loopback port (AOF on, so restart tests can use it)."""
     server = RedisServer(port=0, data_dir=tmp_path_factory.mktemp("redis"), appendonly=True,
                          extra_args=["--enable-debug-command", "local"])
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own (ACL users, config changes, exact command counts)."""
+    server = RedisServer(port=0, data_dir=tmp_path / "redis")
     server.start()
     yield server
     server.stop()

@@ -5,8 +5,7 @@ exception. Real redis-servers, one per test."""
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -97,14 +96,6 @@ def every_call(jid: str) -> dict[str, Call]:
         "watch": lambda hm: hm.watch(1),
         "listen_events": lambda hm: hm.listen_events(lambda event: None),
     }
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(port=0, data_dir=tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
 
 
 async def started(url: str) -> tuple[HotMesh, str]:

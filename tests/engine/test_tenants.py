@@ -7,8 +7,6 @@ over at ``init``."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -74,14 +72,6 @@ async def until_worked(hm: HotMesh, topic: str, jid: str) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"job {jid} never got past its worker")
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(port=0, data_dir=tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
 
 
 def confined_url(server: RedisServer, admin: redis.Redis, user: str, app: str) -> str:
