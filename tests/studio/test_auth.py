@@ -15,8 +15,17 @@ from hotmesh_core import HotMesh
 from hotmesh_core.cli import cli
 from studio.access import LOCAL, Access, ReadOnlyError, ReadOnlyMesh, decide, read_only, signed_user
 from studio.app_hooks import serve_command_refusal
-from studio.auth import (Account, AuthConfig, AuthConfigError, bind_refusal, from_environment, hash_password, is_loopback,
-                         load_users, verify_password)
+from studio.auth import (
+    Account,
+    AuthConfig,
+    AuthConfigError,
+    bind_refusal,
+    from_environment,
+    hash_password,
+    is_loopback,
+    load_users,
+    verify_password,
+)
 from studio.deadletters import DeadLettersView
 from studio.editor import EditorView, check_manifest, conceal
 from studio.fleet import FleetView
