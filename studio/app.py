@@ -13,6 +13,7 @@ from typing import Any
 
 import panel as pn
 
+from .access import LOCAL, Access
 from .events import every
 from .offline import keep_stylesheets_local
 from .runtime import StudioRuntime, describe_error
@@ -28,9 +29,10 @@ def configure_panel() -> None:
 
 
 class Studio:
-    def __init__(self, runtime: StudioRuntime) -> None:
+    def __init__(self, runtime: StudioRuntime, access: Access = LOCAL) -> None:
         configure_panel()
         self.runtime = runtime
+        self.access = access
         self.sessions: dict[str, AppSession] = {}
         self.current: AppSession | None = None
         self.app_select = pn.widgets.Select(label="App", options=[], css_classes=["hm-app-select"])
@@ -46,7 +48,7 @@ class Studio:
         self.template = pn.template.BootstrapTemplate(
             title="HotMesh Studio", header_background="#0f172a", sidebar_width=270,
             sidebar=[pn.pane.HTML(f"<div class='hm-brand'>{GRAPH_ICON} Workflows on Redis</div>"),
-                     self.app_select, self.sidebar_info],
+                     pn.pane.HTML(_who(access), css_classes=["hm-who"]), self.app_select, self.sidebar_info],
             main=[pn.Column(pn.Row(self.banner, self.retry), self.area, sizing_mode="stretch_width")])
         self._ticker: Any = None
         self._ticks = 0
@@ -103,7 +105,7 @@ class Studio:
             if session is None:
                 session = self.sessions[app_id] = AppSession(
                     self.runtime.apps[app_id], self.runtime.hub, self.open_job, self.show_tab,
-                    self.refresh_sidebar)
+                    self.refresh_sidebar, self.access)
             self.current = session
             try:
                 await session.load()
@@ -164,6 +166,15 @@ class Studio:
             if self.current.runs is not None:
                 self.current.runs.message.object = f"Live update failed: {describe_error(exc)}"
                 self.current.runs.message.visible = True
+
+
+def _who(access: Access) -> str:
+    """Who the page serves; a viewer is told the actions are off before trying one."""
+    if access.user is None:
+        return "<div class='hm-muted'>local session (no sign-in)</div>"
+    note = "" if access.can_edit else "<div class='hm-muted hm-read-only'>read-only: actions are off</div>"
+    return (f"<div class='hm-muted'>signed in as <b class='hm-user'>{html.escape(access.user)}</b> "
+            f"({access.role}) · <a href='/logout'>sign out</a></div>{note}")
 
 
 def _query() -> dict[str, str]:

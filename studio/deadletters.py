@@ -14,6 +14,7 @@ import panel as pn
 
 from hotmesh_core.deadletters import DeadLetter
 
+from .access import read_only, refusal
 from .mesh import Mesh
 from .runtime import describe_error
 from .theme import TABLE_CSS, AlertType
@@ -68,12 +69,14 @@ class DeadLettersView:
 
     def _selected(self, _event: Any = None) -> None:
         letter = self.selected()
-        self.replay_button.disabled = self.discard_button.disabled = letter is None
+        self.replay_button.disabled = self.discard_button.disabled = letter is None or read_only(self.mesh)
         self.message_text.object = "" if letter is None else (
             f"<pre class='hm-code'>{html.escape(letter.message[:4000])}</pre>")
 
     async def _replay(self, _event: Any = None) -> None:
         letter = self.selected()
+        if read_only(self.mesh):
+            return self._say(refusal("replay a dead letter"), "danger")
         if letter is None:
             return
         try:
@@ -87,6 +90,8 @@ class DeadLettersView:
 
     async def _discard(self, _event: Any = None) -> None:
         letter = self.selected()
+        if read_only(self.mesh):
+            return self._say(refusal("discard a dead letter"), "danger")
         if letter is None:
             return
         try:

@@ -8,6 +8,7 @@ so a notebook can use it too.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ import yaml
 from hotmesh_core import ManifestError
 from hotmesh_core.compiler import CompiledApp, diff_breaking, load_manifest, plan
 
+from .access import read_only, refusal
 from .graph import GraphView
 from .mesh import Mesh
 from .model import graph_models
@@ -49,8 +51,8 @@ def check_manifest(text: str, base_dir: Path | None = None, app_id: str | None =
         loaded = load_manifest(text, base_dir=base_dir)
         result = plan(loaded)
     except ManifestError as exc:
-        return Check(errors=[{"message": exc.reason, "line": exc.line, "column": exc.column,
-                              "file": exc.file, "activity": exc.activity}])
+        return Check(errors=[conceal({"message": exc.reason, "line": exc.line, "column": exc.column,
+                                      "file": exc.file, "activity": exc.activity}, text, base_dir)])
     except Exception as exc:  # noqa: BLE001 - any crash of the compiler is still a message, not a 500
         return Check(errors=[{"message": f"{type(exc).__name__}: {exc}", "line": 1, "column": None,
                               "file": None, "activity": None}])
@@ -63,6 +65,38 @@ def check_manifest(text: str, base_dir: Path | None = None, app_id: str | None =
         plain = json.loads(json.dumps(loaded.document))
         flattened = yaml.safe_dump(plain, sort_keys=False, allow_unicode=True)
     return Check(app=result.app, warnings=result.warnings, flattened=flattened)
+
+
+# The compiler says why a $ref file cannot be used; told apart, those reasons would let an editor probe
+# the server's files (does /etc/x exist? is it a file? readable?). The page gets one sentence for all.
+_FILE_REASONS = re.compile(r"^\$ref '(?P<ref>.*)'(?:: file not found| points outside the app folder"
+                           r"| resolves \(through a symlink\) outside the app folder| is not a regular file)$", re.S)
+_REF = re.compile(r"""\$ref['"]?\s*:\s*['"]?(?P<path>[^'"\s,}#]+)""")
+NO_FILE = "$ref '{ref}': no readable file at this path in the app folder"
+
+
+def conceal(error: dict[str, Any], text: str, base_dir: Path | None) -> dict[str, Any]:
+    """``error`` as the page may show it: the same message (and place) whether a $ref file is missing,
+    outside the app folder, not a file or unreadable; file names relative to the app folder."""
+    root = base_dir.resolve() if base_dir is not None else None
+    found = _FILE_REASONS.match(str(error["message"]))
+    if found:
+        error["message"] = NO_FILE.format(ref=found["ref"])
+    elif str(error["message"]).startswith("cannot read manifest") and error.get("file") and root is not None:
+        ref, line = _ref_to(text, root, Path(str(error["file"])))     # found, but the server may not read it
+        error.update(message=NO_FILE.format(ref=ref), line=line, column=None, file=None)
+    if error.get("file") and root is not None and Path(str(error["file"])).is_relative_to(root):
+        error["file"] = Path(str(error["file"])).relative_to(root).as_posix()
+    return error
+
+
+def _ref_to(text: str, root: Path, target: Path) -> tuple[str, int | None]:
+    """The $ref of ``text`` that names ``target`` and its line (the compiler's place for a missing file)."""
+    for number, line in enumerate(text.splitlines(), 1):
+        for match in _REF.finditer(line):
+            if Path(os.path.normpath(root / match["path"])) == target:
+                return match["path"], number
+    return (target.relative_to(root).as_posix() if target.is_relative_to(root) else target.name), None
 
 
 def _line_of(text: str, pattern: str) -> int:
@@ -126,6 +160,7 @@ class EditorView:
         self.folder = folder
         self.app_id = app_id
         self.on_deployed = on_deployed
+        self.read_only = read_only(mesh)
         self.check = Check()
         self.active_app: CompiledApp | None = None      # breaking changes are reported against it
         self._text_checked: str | None = None
@@ -137,7 +172,8 @@ class EditorView:
         self.deploy_button = pn.widgets.Button(label="Deploy", color="primary", disabled=True,
                                                css_classes=["hm-deploy"], width=90)
         self.activate_box = pn.widgets.Checkbox(label="activate after deploy", value=True, width=165,
-                                                css_classes=["hm-activate-after"], align="center")
+                                                css_classes=["hm-activate-after"], align="center",
+                                                disabled=self.read_only)
         self.bump_button = pn.widgets.Button(label="New version label", color="light", width=140)
         self.revert_button = pn.widgets.Button(label="Revert", color="light", width=80)
         self.outcome = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width",
@@ -177,7 +213,7 @@ class EditorView:
         self._text_checked = text
         self.check = check_manifest(text, self.folder, self.app_id)
         self.code.annotations = annotations_for(self.check.errors)
-        self.deploy_button.disabled = not self.check.ok or self.mesh is None
+        self.deploy_button.disabled = not self.check.ok or self.mesh is None or self.read_only
         if self.check.ok:
             assert self.check.app is not None
             app = self.check.app
@@ -215,6 +251,10 @@ class EditorView:
         self.load(next_version(self.code.value or "", self.deployed_versions))
 
     async def _deploy(self, _event: Any) -> None:
+        if self.read_only:                 # the button is off; a crafted click still ends here
+            self.outcome.visible = True
+            self.outcome.alert_type, self.outcome.object = "danger", refusal("deploy")
+            return
         if not self.check.ok or self.mesh is None:
             return
         text = self.check.flattened or self.code.value

@@ -16,6 +16,7 @@ import panel as pn
 
 from hotmesh_core.keys import ENGINE_GROUP, WORKER_GROUP
 
+from .access import read_only, refusal
 from .mesh import Mesh
 from .runtime import describe_error
 from .theme import TABLE_CSS, AlertType
@@ -75,6 +76,8 @@ class FleetView:
                                               css_classes=["hm-fleet-pause"])
         self.resume_button = pn.widgets.Button(label="Resume", color="success", width=90, align="end",
                                                css_classes=["hm-fleet-resume"])
+        for button in (self.apply_button, self.pause_button, self.resume_button):
+            button.disabled = read_only(mesh)
         self.message = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width",
                                      css_classes=["hm-fleet-message"])
         self.apply_button.on_click(self._apply)
@@ -116,6 +119,8 @@ class FleetView:
     async def set_throttle(self, ms: int) -> None:
         chosen = self.topic.value or "all"
         what = "paused" if ms < 0 else (f"throttled to {ms} ms" if ms else "resumed")
+        if read_only(self.mesh):
+            return self._say(refusal("throttle, pause or resume"), "danger")
         try:
             applied = await self.mesh.throttle(ms, topic=None if chosen == "all" else chosen)
             self._say(f"{chosen} {what}: applied by {applied} member(s) of the quorum.", "info")

@@ -22,8 +22,9 @@ def activity_yaml(activity: Activity, source: str | None = None, folder: Path | 
     """The activity's block from the deployed YAML when it can be found, else the compiled form."""
     text = source
     if activity.file and folder is not None:
-        path = folder / activity.file
-        text = path.read_text() if path.is_file() else None
+        path = (folder / activity.file).resolve()
+        inside = path.is_relative_to(folder.resolve())        # only the app's own files are shown
+        text = path.read_text() if inside and path.is_file() else None
     if text and activity.line:
         block = yaml_block(text, activity.line)
         if block:

@@ -19,6 +19,7 @@ import panel as pn
 from hotmesh_core import JobNotFoundError
 from hotmesh_core.compiler import CompiledApp
 
+from .access import read_only, refusal
 from .events import EventHub, Feed, every
 from .graph import GraphView
 from .inspector import activity_yaml, inspector_html
@@ -68,6 +69,9 @@ class JobView:
                                               css_classes=["hm-signal-data"])
         self.hook_button = pn.widgets.Button(label="Send signal", color="warning", width=110,
                                              css_classes=["hm-signal"])
+        self.read_only = read_only(mesh)
+        for button in (self.interrupt_button, self.rerun_button, self.hook_button):
+            button.disabled = self.read_only
         self.interrupt_button.on_click(self._interrupt)
         self.rerun_button.on_click(self._rerun)
         self.hook_button.on_click(self._signal)
@@ -203,7 +207,7 @@ class JobView:
         self.graph.set_statuses(self.state.statuses(aids))
         self.timeline.update(self.state.timeline())
         self.header.object = self._header_html()
-        self.interrupt_button.disabled = self.state.job_status != "running"
+        self.interrupt_button.disabled = self.state.job_status != "running" or self.read_only
         if self.graph.selected:
             self._show_inspector(self.graph.selected)
 
@@ -249,6 +253,8 @@ class JobView:
         return str((self.export or {}).get("metadata", {}).get("tpc") or "")
 
     async def _interrupt(self, _event: Any = None) -> None:
+        if self.read_only:
+            return self._say(refusal("interrupt a job"), "danger")
         if self.jid is None:
             return
         if not hasattr(self.mesh, "interrupt"):
@@ -261,6 +267,8 @@ class JobView:
             self._say(f"Interrupt failed: {describe_error(exc)}", "danger")
 
     async def _signal(self, _event: Any = None) -> None:
+        if self.read_only:
+            return self._say(refusal("send a signal"), "danger")
         if not hasattr(self.mesh, "hook"):
             self._say("Hook signals are not available in this engine version.", "warning")
             return
@@ -283,6 +291,8 @@ class JobView:
             self._say(f"Signal failed: {describe_error(exc)}", "danger")
 
     async def _rerun(self, _event: Any = None) -> None:
+        if self.read_only:
+            return self._say(refusal("start a job"), "danger")
         trigger = next((a for a in (self.export or {}).get("activities", []) if a.get("type") == "trigger"), None)
         if trigger is None:
             self._say("This job has no trigger input to run again.", "warning")

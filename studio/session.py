@@ -13,6 +13,7 @@ import panel as pn
 
 from hotmesh_core.compiler import CompiledApp
 
+from .access import LOCAL, Access, for_role
 from .apps import AppsView
 from .deadletters import DeadLettersView
 from .editor import EditorView
@@ -30,8 +31,9 @@ Opener = Callable[[str], Awaitable[None]]
 
 class AppSession:
     def __init__(self, handle: AppHandle, hub: EventHub | None, open_job: Opener,
-                 show_tab: Callable[[str], None], on_active: Callable[[], None]) -> None:
+                 show_tab: Callable[[str], None], on_active: Callable[[], None], access: Access = LOCAL) -> None:
         self.handle = handle
+        self.mesh = for_role(handle.mesh, access)      # a viewer's views get a mesh that cannot change
         self.hub = hub
         self.open_job = open_job
         self.show_tab = show_tab
@@ -59,7 +61,7 @@ class AppSession:
     # -- loading -------------------------------------------------------------------------------
     async def load(self) -> None:
         """Read the active version and draw its graphs (the first tab)."""
-        mesh = self.handle.mesh
+        mesh = self.mesh
         version = await mesh.active_version()
         self.deployed = [info.version for info in await mesh.versions()]
         self.active, self.source = None, None
@@ -78,7 +80,7 @@ class AppSession:
 
     async def ensure(self, tab: str) -> Any:
         """Build (once) and return the view of ``tab``; later calls refresh what goes stale."""
-        mesh = self.handle.mesh
+        mesh = self.mesh
         if tab == "Editor" and self.editor is None:
             self.editor = EditorView(mesh, self.handle.folder, self.handle.app_id, on_deployed=self._deployed)
             self.editor.deployed_versions = list(self.deployed)

@@ -11,6 +11,7 @@ import panel as pn
 
 from hotmesh_core.compiler import CompiledApp
 
+from .access import read_only, refusal
 from .forms import InputForm, check_input, parse_input
 from .mesh import Mesh
 from .runtime import describe_error
@@ -32,7 +33,7 @@ class StartJob:
                                              sizing_mode="stretch_width", css_classes=["hm-start-json"])
         self.form_area = pn.Column(sizing_mode="stretch_width")
         self.button = pn.widgets.Button(label="Start job", color="primary", width=120,
-                                        css_classes=["hm-start"])
+                                        css_classes=["hm-start"], disabled=read_only(mesh))
         self.message = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width",
                                      css_classes=["hm-start-message"])
         self.topic.param.watch(lambda _e: self._build_form(), "value")
@@ -98,6 +99,8 @@ class StartJob:
 
     async def _start(self, _event: Any = None) -> None:
         self.message.visible = False
+        if read_only(self.mesh):
+            return self._say(refusal("start a job"))
         if not self.topic.value:
             return self._say("No active graph to start: deploy and activate a version first.")
         try:

@@ -13,6 +13,7 @@ import panel as pn
 from hotmesh_core.compiler import CompiledApp
 from hotmesh_core.deployment import VersionInfo
 
+from .access import read_only, refusal
 from .diff import graph_diffs, text_diff_html
 from .editor import activation_text
 from .graph import GraphView
@@ -52,7 +53,8 @@ class VersionsView:
         self.graph_topic = pn.widgets.Select(label="Graph", options=[], width=200)
         self.activate_version = pn.widgets.Select(label="Version", options=[], width=120)
         self.activate_button = pn.widgets.Button(label="Activate", color="primary", width=110,
-                                                 align="end", css_classes=["hm-activate"])
+                                                 align="end", css_classes=["hm-activate"],
+                                                 disabled=read_only(mesh))
         self.edit_button = pn.widgets.Button(label="Edit from this version", color="light", width=180,
                                              align="end")
         self.outcome = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width",
@@ -136,6 +138,8 @@ class VersionsView:
 
     async def _activate(self, _event: Any = None) -> None:
         version = self.activate_version.value
+        if read_only(self.mesh):
+            return self._say(refusal("activate a version"), "danger")
         if not version:
             return
         self._say(f"Activating version {version}…", "info")

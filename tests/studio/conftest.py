@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -62,36 +63,56 @@ class StudioServer:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
 
-@pytest.fixture(scope="session")
-def studio_server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudioServer]:
-    require_browser()
-    base = tmp_path_factory.mktemp("studio")
-    assets = make_assets(base / "assets")
-    port = free_port()
-    log = base / "panel.log"
-    env = {**os.environ, "REDIS_URL": redis_url, "HOTMESH_ASSETS": str(assets), "PYTHONUNBUFFERED": "1"}
+def start_studio(base: Path, env: dict[str, str], *args: str, address: str | None = "127.0.0.1",
+                 expect: int = 200, port: int | None = None) -> StudioServer:
+    """``panel serve studio`` in a subprocess (on a free port unless told); returns once the page
+    answers ``expect`` (a signed-in studio answers 302, to its login page)."""
+    port = port or free_port()
+    log = base / f"panel-{port}.log"
+    where = ["--address", address] if address is not None else []
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "panel", "serve", "studio", "--address", "127.0.0.1", "--port", str(port),
-             "--allow-websocket-origin", f"127.0.0.1:{port}"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            [sys.executable, "-m", "panel", "serve", "studio", *where, "--port", str(port),
+             "--allow-websocket-origin", f"127.0.0.1:{port}", *args],
+            cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1", **env}, stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL)
     server = StudioServer(f"http://127.0.0.1:{port}/studio", process, log)
     deadline = time.monotonic() + 60
     while True:
         if process.poll() is not None:
             pytest.fail(f"panel serve exited with {process.returncode}:\n{server.log_tail()}")
-        try:
-            with urllib.request.urlopen(server.url, timeout=5) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
+        if answers(server.url) == expect:
+            return server
         if time.monotonic() > deadline:
             process.kill()
             pytest.fail(f"panel serve did not answer within 60 s:\n{server.log_tail()}")
         time.sleep(0.2)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def answers(url: str) -> int | None:
+    """The status ``url`` answers with (redirects not followed), None when nothing answers."""
+    try:
+        with urllib.request.build_opener(_NoRedirect).open(url, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except OSError:
+        return None
+
+
+@pytest.fixture(scope="session")
+def studio_server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudioServer]:
+    require_browser()
+    base = tmp_path_factory.mktemp("studio")
+    assets = make_assets(base / "assets")
+    server = start_studio(base, {"REDIS_URL": redis_url, "HOTMESH_ASSETS": str(assets)})
     yield server
-    stop_process(process)
+    stop_process(server.process)
 
 
 @pytest.fixture(scope="module")

@@ -46,6 +46,12 @@ def open_studio(page: Any, url: str, app_id: str) -> None:
     page.locator(".hm-app-summary").filter(has_text=f"App {app_id}").wait_for()
 
 
+def text(page: Any, css: str) -> str:
+    """The rendered text of a Panel component (its content lives in a shadow root)."""
+    locator = page.locator(css).locator("div").first
+    return str(locator.inner_text()) if locator.count() else ""
+
+
 def tab(page: Any, name: str) -> None:
     header = page.locator(".bk-tab").filter(has_text=re.compile(f"^{re.escape(name)}$")).first
     header.click()

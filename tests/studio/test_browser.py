@@ -19,15 +19,9 @@ from hotmesh_core import HotMesh
 from hotmesh_core.redis_server import free_port
 
 from .conftest import ROOT, StudioServer, require_browser, shot
-from .pages import click_node, open_studio, source_data, statuses, tab, wait_for
+from .pages import click_node, open_studio, source_data, statuses, tab, text, wait_for
 
 pytestmark = pytest.mark.browser
-
-
-def text(page: Any, css: str) -> str:
-    """The rendered text of a Panel component (its content lives in a shadow root)."""
-    locator = page.locator(css).locator("div").first
-    return str(locator.inner_text()) if locator.count() else ""
 
 
 def table_text(page: Any, css: str) -> str:
