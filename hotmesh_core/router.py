@@ -15,10 +15,16 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from .config import PAUSED, Settings
-from .errors import ConnectionLostError, RedisAuthError, RedisCommandError, RedisTimeoutError
+from .errors import (
+    ConnectionLostError,
+    RedisAuthError,
+    RedisCommandError,
+    RedisOutOfMemoryError,
+    RedisTimeoutError,
+)
 from .seam import Redis, pairs
 from .streams import ensure_group, trim
 from .tracing import DELIVERIES
@@ -26,11 +32,34 @@ from .util import wait_event
 
 log = logging.getLogger("hotmesh.router")
 
+T = TypeVar("T")
+
 Handler = Callable[[str, str, str], Awaitable[None]]          # (stream, id, raw message)
 Exhausted = Callable[[str, str, str | None, int], Awaitable[None]]   # (stream, id, raw or None, deliveries)
 
 #: a busy consumer trims its stream after this many messages (see ``_trim``)
 TRIM_BATCH = 500
+
+
+async def while_redis_full(call: Callable[[], Awaitable[T]], running: Callable[[], bool], what: str,
+                           on_wait: Callable[[], None] = lambda: None) -> T:
+    """``call()``, again with backoff (50 ms doubling to 2 s) for as long as Redis answers that
+    it is out of memory (``maxmemory``, noeviction) and ``running()`` holds; a warning every
+    100 waits says what waits."""
+    backoff, waits = 0.05, 0
+    while True:
+        try:
+            return await call()
+        except RedisOutOfMemoryError:
+            if not running():
+                raise
+            on_wait()
+            if waits % 100 == 0:
+                log.warning("redis is out of memory (maxmemory): %s waits and is tried again; free memory "
+                            "or raise maxmemory", what)
+            waits += 1
+            await asyncio.sleep(backoff * (0.5 + random.random()))
+            backoff = min(backoff * 2, 2.0)
 
 
 class Router:
@@ -48,6 +77,7 @@ class Router:
         self.throttle_ms = 0
         self.processed = 0
         self.failed = 0
+        self.memory_waits = 0          # handler runs refused by a full Redis, tried again here
         self.in_flight = 0
         self._throttle_changed = asyncio.Event()
         self._running = False
@@ -172,7 +202,7 @@ class Router:
         if deliveries > 1:
             DELIVERIES.set(deliveries)    # this task's own context: tracing sees a redelivery
         try:
-            await self.handler(self.stream, message_id, raw)
+            await self._handle_until_memory(message_id, raw)
             self.processed += 1
         except asyncio.CancelledError:
             raise
@@ -184,6 +214,16 @@ class Router:
             self._holding.discard(message_id)
             self._limit.release()
             self._slot_freed.set()
+
+    async def _handle_until_memory(self, message_id: str, raw: str) -> None:
+        """Run the handler; while Redis refuses writes for want of memory, run it again here (a
+        refused step wrote nothing; the message stays ours, kept by the heartbeat) instead of
+        leaving it to reclaim, so a full Redis delays the work but never counts against the
+        delivery cap that turns poison into code 999."""
+        def note() -> None:
+            self.memory_waits += 1
+        await while_redis_full(lambda: self.handler(self.stream, message_id, raw), lambda: self._running,
+                               f"message {message_id} on {self.stream}", note)
 
     async def _ack(self, message_id: str) -> None:
         await self.redis.call("XACK", self.stream, self.group, message_id)

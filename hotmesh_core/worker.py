@@ -25,6 +25,7 @@ from .errors import HotMeshError, ValidationError
 from .faults import crash_point
 from .keys import WORKER_GROUP, check_id
 from .protocols import Host, RespondHere
+from .router import while_redis_full
 from .serializer import dumps
 from .streams import Forwarder
 from .util import DaemonPool, guid
@@ -138,14 +139,18 @@ class WorkerRunner:
         reply_meta = {**meta, "guid": guid()}
         carried = {"c": message["c"]} if "c" in message else {}   # the engine's state, echoed (steps.carry)
         crash_point("worker.before_reply")
-        if self.respond_here is not None and await self.respond_here(
-                {"metadata": reply_meta, "type": msgs.RESPONSE, "data": out, "status": status, "code": code,
-                 **carried}, (stream, WORKER_GROUP, message_id)):
-            crash_point("worker.after_reply")
-            return
-        reply = msgs.build(reply_meta, type=msgs.RESPONSE, data=out, status=status, code=code, **carried)
-        await self.forwarder.forward(self.hm.keys.engine_stream(meta.get("jid")), reply,
-                                     stream, WORKER_GROUP, message_id)
+
+        async def reply() -> None:
+            if self.respond_here is not None and await self.respond_here(
+                    {"metadata": reply_meta, "type": msgs.RESPONSE, "data": out, "status": status, "code": code,
+                     **carried}, (stream, WORKER_GROUP, message_id)):
+                return
+            await self.forwarder.forward(self.hm.keys.engine_stream(meta.get("jid")), msgs.build(
+                reply_meta, type=msgs.RESPONSE, data=out, status=status, code=code, **carried),
+                stream, WORKER_GROUP, message_id)
+        # a full Redis refuses the reply: it waits here (stop cancels the wait), so the callback
+        # is not run again
+        await while_redis_full(reply, lambda: True, f"the reply of worker '{self.worker.topic}'")
         crash_point("worker.after_reply")
 
     async def exhausted(self, stream: str, message_id: str, raw: str | None, deliveries: int) -> None:

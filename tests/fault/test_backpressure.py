@@ -65,8 +65,6 @@ def verify(client: redis.Redis, app: str, open_jobs: list[str], good: set[str], 
 
 @pytest.mark.chaos
 @pytest.mark.timeout(400)
-@pytest.mark.xfail(strict=True, reason="open bug: with Redis at maxmemory a few jobs (7 of 10,000 in the "
-                   "first run) end wrong: engine steps refused with OOM are not retried cleanly")
 async def test_publisher_faster_than_slow_worker_under_maxmemory(app_id: str, tmp_path: Path) -> None:
     server = RedisServer(port=0, data_dir=tmp_path / "redis").start()
     client = redis.Redis.from_url(server.url, decode_responses=True)
