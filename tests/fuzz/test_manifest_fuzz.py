@@ -165,6 +165,9 @@ def plan_or_refuse(source: str | Path) -> None:
 
 @given(RANDOM_TEXT)
 @example("app:\n  id: x\n  version: 1\n  graphs: [ { subscribes: a, activities: { t: { type: trigger } } } ]\n")
+@example("!!map []\n")                   # AssertionError in the mapping constructor
+@example("app: !!seq { a: 1 }\n")         # AssertionError in the sequence constructor
+@example("app: !!int [1]\n")
 def test_random_text_plans_or_raises_a_hotmesh_error(text: str) -> None:
     plan_or_refuse(text)
 
