@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run studio test lint typecheck bench chaos clean
+.PHONY: run studio test lint typecheck bench chaos fuzz clean
 
 $(STAMP): pyproject.toml
 	bash scripts/bootstrap.sh $(VENV)
@@ -30,6 +30,11 @@ lint: $(STAMP)
 
 chaos: $(STAMP)
 	$(PY) -m pytest -q -m chaos
+
+# Property-based fuzzing with the long profile: thousands of random examples per property (the
+# default test run uses the bounded, derandomized 'ci' profile). A failure prints its example.
+fuzz: $(STAMP)
+	$(PY) -m pytest -q tests/fuzz -p no:cacheprovider --hypothesis-profile=long --hypothesis-show-statistics
 
 bench: $(STAMP)
 	$(PY) bench/run.py

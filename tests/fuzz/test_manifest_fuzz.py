@@ -57,13 +57,18 @@ YAML_HAZARDS = st.sampled_from([
 ])
 
 
-def _paths(tree: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every path to a node of a JSON-shaped tree (the root excluded), parents first."""
+def _paths(tree: Any) -> list[tuple[Any, ...]]:
+    """The paths a mutation may pick (the root excluded): the manifest's own structure, not the inside
+    of a huge or deep value an earlier mutation put in (iterative, at most 10 levels, 50 items)."""
     out: list[tuple[Any, ...]] = []
-    items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, list) else ()
-    for key, value in items:
-        out.append((*prefix, key))
-        out.extend(_paths(value, (*prefix, key)))
+    stack: list[tuple[tuple[Any, ...], Any]] = [((), tree)]
+    while stack:
+        prefix, node = stack.pop()
+        if len(prefix) >= 10 or not isinstance(node, dict | list) or len(node) > 50:
+            continue
+        for key, value in node.items() if isinstance(node, dict) else enumerate(node):
+            out.append((*prefix, key))
+            stack.append(((*prefix, key), value))
     return out
 
 

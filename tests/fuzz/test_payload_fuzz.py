@@ -100,8 +100,17 @@ async def refused_with_nothing_written(quiet: Quiet, call: Any) -> None:
     event("refused")
 
 
-async def deployed(hm: HotMesh) -> None:
-    await hm.activate(await hm.deploy(FLOW.replace("{APP}", hm.app_id)))
+@pytest.fixture
+async def deployed(quiet: Quiet) -> Quiet:
+    """The quiet database with FLOW deployed and active (jobs start there; no engine runs them)."""
+    await quiet.hm.activate(await quiet.hm.deploy(FLOW.replace("{APP}", quiet.hm.app_id)))
+    return quiet
+
+
+@pytest.fixture
+async def engine(mesh: MeshFactory) -> HotMesh:
+    """An engine on database 0 running FLOW: where accepted payloads make real jobs."""
+    return await mesh(FLOW)
 
 
 @given(INPUTS)
@@ -109,15 +118,12 @@ async def deployed(hm: HotMesh) -> None:
 @example({"\udfff": 1})
 @example({"p": nested(MAX_PAYLOAD_DEPTH - 1)})
 @example({"p": nested(MAX_PAYLOAD_DEPTH, lists=True)})
-async def test_pub_accepts_json_and_refuses_the_rest_writing_nothing(quiet: Quiet, data: dict[Any, Any]) -> None:
-    if not hasattr(quiet, "ready"):
-        await deployed(quiet.hm)
-        quiet.ready = True  # type: ignore[attr-defined]
+async def test_pub_accepts_json_and_refuses_the_rest_writing_nothing(deployed: Quiet, data: dict[Any, Any]) -> None:
     if not plain_json(data):
-        await refused_with_nothing_written(quiet, lambda: quiet.hm.pub("f.pub", data))
+        await refused_with_nothing_written(deployed, lambda: deployed.hm.pub("f.pub", data))
         return
-    jid = await asyncio.wait_for(quiet.hm.pub("f.pub", data), CALL_TIMEOUT)
-    state = await quiet.hm.get_state("f.pub", jid)
+    jid = await asyncio.wait_for(deployed.hm.pub("f.pub", data), CALL_TIMEOUT)
+    state = await deployed.hm.get_state("f.pub", jid)
     assert state["data"].get("in", {}) == as_json(data)
     event("accepted")
 
@@ -126,48 +132,32 @@ async def test_pub_accepts_json_and_refuses_the_rest_writing_nothing(quiet: Quie
 @given(INPUTS)
 @example({"p": [1.5, -0.0, 2**64, "\u2028", {"": None}]})
 async def test_pubsub_accepts_json_and_refuses_the_rest_writing_nothing(
-        mesh: MeshFactory, quiet: Quiet, data: dict[Any, Any]) -> None:
-    if not hasattr(quiet, "ready"):
-        await deployed(quiet.hm)
-        quiet.ready = True  # type: ignore[attr-defined]
+        engine: HotMesh, deployed: Quiet, data: dict[Any, Any]) -> None:
     if not plain_json(data):
-        await refused_with_nothing_written(quiet, lambda: quiet.hm.pubsub("f.pub", data, timeout=5))
+        await refused_with_nothing_written(deployed, lambda: deployed.hm.pubsub("f.pub", data, timeout=5))
         return
-    hm = await engine(mesh)
-    job = await asyncio.wait_for(hm.pubsub("f.pub", data, timeout=CALL_TIMEOUT), CALL_TIMEOUT + 5)
+    job = await asyncio.wait_for(engine.pubsub("f.pub", data, timeout=CALL_TIMEOUT), CALL_TIMEOUT + 5)
     assert job["data"].get("in", {}) == as_json(data)
     event("accepted")
-
-
-_engines: dict[int, HotMesh] = {}
-
-
-async def engine(mesh: MeshFactory) -> HotMesh:
-    """One engine per test (the mesh fixture's), deployed with FLOW on first use."""
-    if id(mesh) not in _engines:
-        _engines.clear()
-        _engines[id(mesh)] = await mesh(FLOW)
-    return _engines[id(mesh)]
 
 
 @engine_examples
 @given(PAYLOADS)
 @example("\ud800")
 async def test_signal_data_is_accepted_as_json_or_refused_writing_nothing(
-        mesh: MeshFactory, quiet: Quiet, value: Any) -> None:
+        engine: HotMesh, quiet: Quiet, value: Any) -> None:
     if not plain_json(value):
         await refused_with_nothing_written(quiet, lambda: quiet.hm.hook("f.signal.resume", {"id": "j", "p": value}))
         return
-    hm = await engine(mesh)
-    jid = await hm.pub("f.signal", {})
-    await assert_eventually(lambda: hm.redis.call("EXISTS", hm.keys.signal("f.signal.resume", jid)))
-    assert await hm.hook("f.signal.resume", {"id": jid, "p": value}) is not None
+    jid = await engine.pub("f.signal", {})
+    await assert_eventually(lambda: engine.redis.call("EXISTS", engine.keys.signal("f.signal.resume", jid)))
+    assert await engine.hook("f.signal.resume", {"id": jid, "p": value}) is not None
 
     async def done() -> bool:
-        return await hm.get_status(jid) == 0
+        return await engine.get_status(jid) == 0
 
     await assert_eventually(done, timeout=CALL_TIMEOUT)
-    state = await hm.get_state("f.signal", jid)
+    state = await engine.get_state("f.signal", jid)
     assert state["data"].get("got") == as_json(value)
     event("accepted")
 

@@ -5,10 +5,9 @@ The static ``check`` the compiler runs obeys the same rule."""
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from hotmesh_core.errors import HotMeshError
@@ -77,9 +76,13 @@ CONTEXT: dict[str, Any] = {
 def evaluate(value: Any, context: dict[str, Any]) -> None:
     """The property: ``check`` and ``resolve`` return or raise a HotMeshError, within the guard."""
     with hang_guard():
-        for run in (lambda: check(value), lambda: resolve(value, context)):
-            with contextlib.suppress(HotMeshError):
+        for name, run in (("check", lambda: check(value)), ("resolve", lambda: resolve(value, context))):
+            try:
                 run()
+            except HotMeshError as exc:
+                event(f"{name}: {type(exc).__name__}")
+            else:
+                event(f"{name}: returned")
 
 
 @given(PIPES)
