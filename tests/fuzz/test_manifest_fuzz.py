@@ -84,6 +84,12 @@ def _activity_ids(tree: Any) -> list[str]:
             for aid in g["activities"]]
 
 
+def value(draw: st.DrawFn) -> Any:
+    """A fresh copy of a drawn value: later mutations change it in place, and the strategy's
+    constants (the huge list, the $ref mappings) must stay as they are between examples."""
+    return copy.deepcopy(draw(VALUES))
+
+
 def mutate(draw: st.DrawFn, tree: dict[str, Any]) -> None:
     """Apply one random structural mutation to ``tree`` in place."""
     paths = _paths(tree)
@@ -106,9 +112,9 @@ def mutate(draw: st.DrawFn, tree: dict[str, Any]) -> None:
     elif kind == "rename" and isinstance(parent, dict):
         parent[draw(st.one_of(TEXT, st.sampled_from(_activity_ids(tree) or ["x"])))] = parent.pop(key)
     elif kind == "insert" and isinstance(parent[key], dict):
-        parent[key][draw(TEXT)] = draw(VALUES)
+        parent[key][draw(TEXT)] = value(draw)
     elif kind == "insert" and isinstance(parent[key], list):
-        parent[key].insert(draw(st.integers(0, len(parent[key]))), draw(VALUES))
+        parent[key].insert(draw(st.integers(0, len(parent[key]))), value(draw))
     elif kind == "duplicate":
         other = _parent(tree, draw(st.sampled_from(paths)))
         if isinstance(other, dict):
@@ -119,7 +125,7 @@ def mutate(draw: st.DrawFn, tree: dict[str, Any]) -> None:
     elif kind == "swap":
         parent[key] = copy.deepcopy(_parent(tree, draw(st.sampled_from(paths))))
     else:
-        parent[key] = draw(VALUES)
+        parent[key] = value(draw)
 
 
 def render(draw: st.DrawFn, tree: Any) -> str:
@@ -211,7 +217,8 @@ def test_mutated_ref_apps_plan_or_raise_a_hotmesh_error(tmp_path_factory: pytest
     tree = yaml.safe_load((REFAPP / "hotmesh.yaml").read_text())
     for _ in range(data.draw(st.integers(1, 4))):
         mutate(data.draw, tree)
-    (folder / "hotmesh.yaml").write_text(render(data.draw, tree))
+    # surrogatepass: a lone surrogate becomes bytes that are not UTF-8, as a broken editor would write
+    (folder / "hotmesh.yaml").write_bytes(render(data.draw, tree).encode("utf-8", "surrogatepass"))
     plan_or_refuse(folder / "hotmesh.yaml")
 
 
