@@ -78,9 +78,15 @@ def _parent(tree: Any, path: tuple[Any, ...]) -> Any:
     return tree
 
 
-def _activity_ids(tree: Any) -> list[str]:
-    graphs = tree.get("app", {}).get("graphs") if isinstance(tree.get("app"), dict) else None
-    return [aid for g in graphs or [] if isinstance(g, dict) and isinstance(g.get("activities"), dict)
+def _graphs(tree: dict[str, Any]) -> list[Any]:
+    """The manifest's graphs, or [] once a mutation has made them something else."""
+    app = tree.get("app")
+    graphs = app.get("graphs") if isinstance(app, dict) else None
+    return graphs if isinstance(graphs, list) else []
+
+
+def _activity_ids(tree: dict[str, Any]) -> list[str]:
+    return [aid for g in _graphs(tree) if isinstance(g, dict) and isinstance(g.get("activities"), dict)
             for aid in g["activities"]]
 
 
@@ -96,8 +102,8 @@ def mutate(draw: st.DrawFn, tree: dict[str, Any]) -> None:
     kind = draw(st.sampled_from(["drop", "rename", "retype", "insert", "duplicate", "cycle", "swap"]))
     if kind == "cycle" or not paths:
         ids = _activity_ids(tree) or ["t1"]
-        graphs = tree.get("app", {}).get("graphs") if isinstance(tree.get("app"), dict) else None
-        if isinstance(graphs, list) and graphs and isinstance(graphs[0], dict):
+        graphs = _graphs(tree)
+        if graphs and isinstance(graphs[0], dict):
             source, target = draw(st.sampled_from(ids)), draw(st.sampled_from(ids))
             transitions = graphs[0].setdefault("transitions", {})
             if isinstance(transitions, dict):
