@@ -32,9 +32,11 @@ chaos: $(STAMP)
 	$(PY) -m pytest -q -m chaos
 
 # Property-based fuzzing with the long profile: thousands of random examples per property (the
-# default test run uses the bounded, derandomized 'ci' profile). A failure prints its example.
+# default test run uses the bounded, derandomized 'ci' profile). A failure prints its example. No
+# per-test timeout: a property runs for minutes here; each example has its own hang guard.
 fuzz: $(STAMP)
-	$(PY) -m pytest -q tests/fuzz -p no:cacheprovider --hypothesis-profile=long --hypothesis-show-statistics
+	$(PY) -m pytest -q tests/fuzz -p no:cacheprovider --timeout=0 --hypothesis-profile=long \
+		--hypothesis-show-statistics
 
 bench: $(STAMP)
 	$(PY) bench/run.py
