@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run studio test lint typecheck bench chaos soak clean
+.PHONY: run studio test lint typecheck bench chaos soak fuzz clean
 
 $(STAMP): pyproject.toml
 	bash scripts/bootstrap.sh $(VENV)
@@ -34,6 +34,13 @@ chaos: $(STAMP)
 # 100,000 jobs through 2 engine + 2 worker processes, one SIGKILLed every few seconds (tests/fault/soak.py)
 soak: $(STAMP)
 	$(PY) -m tests.fault.soak --jobs 100000
+
+# Property-based fuzzing with the long profile: thousands of random examples per property (the
+# default test run uses the bounded, derandomized 'ci' profile). A failure prints its example. No
+# per-test timeout: a property runs for minutes here; each example has its own hang guard.
+fuzz: $(STAMP)
+	$(PY) -m pytest -q tests/fuzz -p no:cacheprovider --timeout=0 --hypothesis-profile=long \
+		--hypothesis-show-statistics
 
 bench: $(STAMP)
 	$(PY) bench/run.py

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from .errors import PayloadError, PayloadTooLargeError, ValidationError
@@ -67,7 +68,13 @@ def parse(raw: str | bytes) -> dict[str, Any]:
 MAX_PAYLOAD_DEPTH = 64
 """How deep a payload from outside may nest (objects and arrays): deeper is a ``PayloadError``."""
 
-_SCALARS = (str, int, type(None))   # bool is an int
+_SCALARS = (int, type(None))   # bool is an int
+_SURROGATE = re.compile("[\ud800-\udfff]")
+"""A lone surrogate: a Python string may hold one (``json.loads('"\\ud800"')``), UTF-8 cannot."""
+
+
+def _not_utf8(text: str) -> bool:
+    return not text.isascii() and _SURROGATE.search(text) is not None
 
 
 def check_json(what: str, payload: Any, max_depth: int = MAX_PAYLOAD_DEPTH) -> None:
@@ -79,6 +86,11 @@ def check_json(what: str, payload: Any, max_depth: int = MAX_PAYLOAD_DEPTH) -> N
     while stack:
         value, path, depth = pop()
         if isinstance(value, _SCALARS):
+            continue
+        if isinstance(value, str):
+            if _not_utf8(value):
+                raise PayloadError(f"{path} holds a lone surrogate, which UTF-8 (and so Redis) cannot carry",
+                                   path=path)
             continue
         if isinstance(value, float):
             if not math.isfinite(value):
@@ -92,6 +104,9 @@ def check_json(what: str, payload: Any, max_depth: int = MAX_PAYLOAD_DEPTH) -> N
                 if not isinstance(key, str):
                     raise PayloadError(f"{path} has a {type(key).__name__} key {key!r}: JSON keys are "
                                        "strings", path=path)
+                if _not_utf8(key):
+                    raise PayloadError(f"{path} has a key {key!r} with a lone surrogate, which UTF-8 "
+                                       "cannot carry", path=path)
                 push((item, f"{path}.{key}", depth + 1))
             continue
         if isinstance(value, list | tuple):
@@ -111,7 +126,11 @@ def check_size(what: str, payload: Any, limit: int, *, strict: bool = True) -> s
     if strict:
         check_json(what, payload)
     text = dumps(payload)
-    size = len(text.encode())
+    try:
+        size = len(text.encode())
+    except UnicodeEncodeError:     # not strict: a value mapped inside the engine (@json.parse of "\ud800")
+        raise PayloadError(f"{what} holds a lone surrogate, which UTF-8 (and so Redis) cannot carry",
+                           path=what) from None
     if size > limit:
         raise PayloadTooLargeError(f"{what} is {size} bytes; the limit is {limit} bytes", size=size,
                                    limit=limit)

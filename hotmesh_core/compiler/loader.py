@@ -22,6 +22,9 @@ from .yaml_safe import Limits, LineDict, LineList, located, parse_yaml
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _TEXT_KEY = "<text>"
+# What resolving a path can raise: a missing file or a symlink loop (OSError, RuntimeError), and a
+# name the OS cannot take at all, with a NUL byte or a lone surrogate (ValueError).
+_BAD_PATH = (OSError, RuntimeError, ValueError)
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ def load_manifest(source: str | Path, *, base_dir: str | Path | None = None,
 def _real_file(path: Path, display: str) -> Path:
     try:
         real = path.resolve(strict=True)
-    except (OSError, RuntimeError):
+    except _BAD_PATH:
         raise ManifestError("manifest file not found", file=display) from None
     if not _is_file(real):
         raise ManifestError("manifest path is not a regular file", file=display)
@@ -255,7 +258,7 @@ class _Reader:
         relative = PurePosixPath(*parts) if parts else PurePosixPath(".")
         try:
             real = (self.root / relative).resolve(strict=True)
-        except (OSError, RuntimeError):
+        except _BAD_PATH:
             raise located(f"$ref '{ref}': file not found", node, "$ref") from None
         if not real.is_relative_to(self.root):
             raise located(f"$ref '{ref}' resolves (through a symlink) outside the app folder",

@@ -166,7 +166,8 @@ def _mark(node: Node) -> tuple[int, int]:
 
 
 def _construct_map(loader: _ManifestLoader, node: Node) -> LineDict:
-    assert isinstance(node, MappingNode)
+    if not isinstance(node, MappingNode):        # '!!map []': an explicit tag on the wrong kind of node
+        raise loader.error("a '!!map' tag must be on a mapping", node.start_mark)
     data = LineDict(loader.file, *_mark(node))
     for key_node, value_node in node.value:
         if not isinstance(key_node, ScalarNode):
@@ -180,7 +181,8 @@ def _construct_map(loader: _ManifestLoader, node: Node) -> LineDict:
 
 
 def _construct_seq(loader: _ManifestLoader, node: Node) -> LineList:
-    assert isinstance(node, SequenceNode)
+    if not isinstance(node, SequenceNode):
+        raise loader.error("a '!!seq' tag must be on a sequence", node.start_mark)
     data = LineList(loader.file, *_mark(node))
     for item in node.value:
         data.append(loader.construct_object(item, deep=True))
