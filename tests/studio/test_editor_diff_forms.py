@@ -47,7 +47,8 @@ def test_validation_error_names_the_activity_line() -> None:
 def test_wrong_app_id_and_empty_document() -> None:
     check = check_manifest(DEMO, app_id="other")
     assert not check.ok and "this is app 'other'" in check.errors[0]["message"]
-    assert check.errors[0]["line"] == 3        # the `id:` line
+    id_line = next(n for n, line in enumerate(DEMO.splitlines(), 1) if line.strip().startswith("id:"))
+    assert check.errors[0]["line"] == id_line        # the `id:` line
     assert not check_manifest("   ").ok
 
 
