@@ -137,12 +137,19 @@ CHILD = textwrap.dedent("""
 """)
 
 
+def _default_sigint() -> None:
+    """The child starts with Ctrl-C's default disposition even if this process ignores SIGINT
+    (an ignored signal is inherited through exec, and Python then installs no handler for it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Child:
     def __init__(self, mode: str, data: Path, **env: str) -> None:
         environ = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "HOTMESH_DATA_DIR")}
         environ.update(PYTHONPATH=str(ROOT), HOTMESH_DATA_DIR=str(data), APP_YAML=APP, N=str(N), **env)
         self.process = subprocess.Popen([sys.executable, "-c", CHILD, mode], env=environ, text=True,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        preexec_fn=_default_sigint)
 
     def line(self, timeout: float = 60) -> dict[str, Any]:
         import selectors
@@ -169,9 +176,8 @@ class Child:
 
     def stop(self, signum: int) -> int:
         self.process.send_signal(signum)
-        code = self.process.wait(30)
-        self.process.communicate(timeout=10)
-        return code
+        self.process.communicate(timeout=30)      # reads its pipes while it exits: a full pipe blocks it
+        return self.process.returncode
 
     def finish(self) -> str:
         out, err = self.process.communicate(timeout=30)
