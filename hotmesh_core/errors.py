@@ -172,6 +172,18 @@ class ConnectionLostError(RedisError):
     transient = True
 
 
+class StaleReadError(RedisError):
+    """A message read before Redis went away is not applied on the connection made after it.
+
+    Redis may have come back at an earlier moment of its history (a torn AOF tail, a failover to a
+    replica that had not caught up), and the message may be one it no longer has: applying it would
+    write a step of a history that never happened. The message stays pending and is delivered again
+    if Redis still has it (``seam.FENCE``)."""
+
+    code = 503
+    transient = True
+
+
 class RedisTimeoutError(RedisError):
     """Redis did not answer within the connection's timeout (a hung or overloaded server)."""
 

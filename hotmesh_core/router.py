@@ -24,8 +24,9 @@ from .errors import (
     RedisCommandError,
     RedisOutOfMemoryError,
     RedisTimeoutError,
+    StaleReadError,
 )
-from .seam import Redis, pairs
+from .seam import FENCE, Redis, pairs
 from .streams import ensure_group, trim
 from .tracing import DELIVERIES
 from .util import wait_event
@@ -77,6 +78,7 @@ class Router:
         self.throttle_ms = 0
         self.processed = 0
         self.failed = 0
+        self.stale = 0                  # messages read before a reconnect, left for redelivery (seam.FENCE)
         self.memory_waits = 0          # handler runs refused by a full Redis, tried again here
         self.in_flight = 0
         self._throttle_changed = asyncio.Event()
@@ -149,6 +151,7 @@ class Router:
                 room = min(self.settings.read_count, self.concurrency - self.in_flight)
                 block = None if cursor == "0" else self.settings.block_time_ms
                 entries = await self._read(cursor, room, block)
+                epoch = self.redis.epoch          # the fence of what was just read (seam.FENCE)
                 backoff = 0.1
                 if cursor == "0" and not entries:
                     cursor = ">"
@@ -163,7 +166,7 @@ class Router:
                     if raw is None:           # deleted while pending: nothing left to do
                         await self._ack(message_id)
                         continue
-                    await self._spawn(message_id, raw)
+                    await self._spawn(message_id, raw, 1, epoch)
                 if cursor == "0" and entries:
                     # advance through our own history: every entry is being handled now
                     cursor = entries[-1][0]
@@ -190,15 +193,18 @@ class Router:
             return []
         return [(message_id, pairs(values) if values else None) for message_id, values in reply[0][1]]
 
-    async def _spawn(self, message_id: str, raw: str, deliveries: int = 1) -> None:
+    async def _spawn(self, message_id: str, raw: str, deliveries: int, epoch: int) -> None:
         self.in_flight += 1
         self._holding.add(message_id)
         await self._limit.acquire()
-        task = asyncio.create_task(self._run(message_id, raw, deliveries))
+        task = asyncio.create_task(self._run(message_id, raw, deliveries, epoch))
         self._active.add(task)
         task.add_done_callback(self._active.discard)
 
-    async def _run(self, message_id: str, raw: str, deliveries: int = 1) -> None:
+    async def _run(self, message_id: str, raw: str, deliveries: int, epoch: int) -> None:
+        if epoch:
+            # this task's writes go only to the Redis that delivered the message (seam.FENCE)
+            FENCE.set((self.redis, epoch))
         if deliveries > 1:
             DELIVERIES.set(deliveries)    # this task's own context: tracing sees a redelivery
         try:
@@ -206,6 +212,9 @@ class Router:
             self.processed += 1
         except asyncio.CancelledError:
             raise
+        except StaleReadError as exc:
+            self.stale += 1
+            log.warning("message %s on %s: %s", message_id, self.stream, exc)
         except Exception:
             self.failed += 1
             log.exception("message %s on %s failed; it stays pending for reclaim", message_id, self.stream)
@@ -287,6 +296,7 @@ class Router:
             reply = await self.redis.call("XAUTOCLAIM", self.stream, self.group, self.consumer, idle, cursor,
                                           "COUNT", 100)
             cursor, entries = reply[0], reply[1]
+            epoch = self.redis.epoch
             live = [(message_id, pairs(values)) for message_id, values in entries if values]
             for message_id, values in entries:
                 if not values:             # deleted from the stream while pending (Redis 6.2)
@@ -305,6 +315,6 @@ class Router:
                     if count > self.settings.reclaim_count + 1:
                         await self.on_exhausted(self.stream, message_id, raw, count)
                     else:
-                        await self._spawn(message_id, raw, count)
+                        await self._spawn(message_id, raw, count, epoch)
             if cursor == "0-0":
                 return claimed

@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Protocol
@@ -69,10 +70,22 @@ class Subscriber(Protocol):
     async def close(self) -> None: ...
 
 
+#: The read fence of the running task: ``(redis, epoch)`` set by a stream consumer for the message it
+#: handles, ``epoch`` being ``redis.epoch`` when the message was read. A script (``run``) or a
+#: transaction that this task sends over a connection of ``redis`` made after that epoch is refused
+#: with ``StaleReadError`` before it is written: the Redis that delivered the message may have been
+#: replaced by one with an earlier history (AOF tail torn at a power loss, failover), where the
+#: message never existed, and its step would write a history that never happened. Reads, and
+#: writes outside a consumer, are not fenced. Cost: one ContextVar lookup per script.
+FENCE: ContextVar[tuple[object, int] | None] = ContextVar("hotmesh_read_fence", default=None)
+
+
 class Redis(Protocol):
     """The core's view of one Redis (see the module docstring)."""
 
     url: str
+    #: how many connections this client has made (grows at each reconnect; see ``FENCE``)
+    epoch: int
 
     async def call(self, *args: Any) -> Any: ...
 

@@ -51,9 +51,10 @@ from .errors import (
     RedisOutOfMemoryError,
     RedisPermissionError,
     RedisTimeoutError,
+    StaleReadError,
     ValidationError,
 )
-from .seam import Command, MessageCallback, Script
+from .seam import FENCE, Command, MessageCallback, Script
 from .util import redact
 
 log = logging.getLogger("hotmesh.wire")
@@ -193,6 +194,7 @@ class _Protocol(asyncio.Protocol):
         self.reader = hiredis.Reader(encoding="utf-8", replyError=_Reply)
         self.transport: asyncio.Transport | None = None
         self.waiting: deque[tuple[asyncio.Future[Any], float]] = deque()
+        self.epoch = 0                         # which of its Wire's connections this is (seam.FENCE)
         self.buffer: list[bytes] = []          # commands of this loop turn, written together
         self.flush_scheduled = False
         self.closed = False
@@ -278,6 +280,7 @@ class Wire:
         self._watchdog: asyncio.Task[None] | None = None
         self._closing = False
         self._connected_once = False            # a command was answered once (else: fail at once)
+        self.epoch = 0                          # connections made so far (seam.FENCE)
         self._last_error: Exception = ConnectionLostError(f"cannot reach Redis at {redact(url)}")
 
     # -- connection ------------------------------------------------------------------------------
@@ -303,6 +306,8 @@ class Wire:
                     raise RedisTimeoutError(f"redis did not answer {command[0]} within "
                                             f"{self.connect_timeout}s") from None
                 raise
+            self.epoch += 1
+            protocol.epoch = self.epoch
             self._protocol = protocol
             if self._watchdog is None or self._watchdog.done():
                 self._watchdog = asyncio.create_task(self._watch(), name="hotmesh wire watchdog")
@@ -355,17 +360,49 @@ class Wire:
         return await self._send(lambda p: p.queue(args))
 
     async def run(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        """Run a script of ``scripts/`` by its SHA; loads it first if the server lacks it."""
+        """Run a script of ``scripts/`` by its SHA; loads it first if the server lacks it. Fenced
+        (``seam.FENCE``): refused with ``StaleReadError`` on a connection newer than the fence."""
+        command = ("EVALSHA", script.sha, len(keys), *keys, *args)
+        fence = FENCE.get()
+        if fence is not None and fence[0] is self:
+            epoch = fence[1]
+
+            def fenced(protocol: _Protocol) -> asyncio.Future[Any]:
+                if protocol.epoch != epoch:
+                    raise StaleReadError("redis was reconnected since this message was read (it may "
+                                         "have restarted with an earlier history): not applied here; "
+                                         "it is delivered again if redis still has it")
+                return protocol.queue(command)
+            for attempt in (1, 2):
+                try:
+                    protocol = self._protocol
+                    if protocol is not None and not protocol.closed and protocol.epoch == epoch:
+                        try:                          # the hot path, as in ``call``
+                            return await protocol.queue(command)
+                        except (ConnectionLostError, RedisTimeoutError) as exc:
+                            self._last_error = exc
+                            return await self._send(fenced, failed=True)
+                    return await self._send(fenced)
+                except _NoScript:
+                    if attempt == 2:
+                        raise
+                    await self.call("SCRIPT", "LOAD", script.source)
         try:
-            return await self.call("EVALSHA", script.sha, len(keys), *keys, *args)
+            return await self.call(*command)
         except _NoScript:
             await self.call("SCRIPT", "LOAD", script.source)
-            return await self.call("EVALSHA", script.sha, len(keys), *keys, *args)
+            return await self.call(*command)
 
     async def transaction(self, commands: Sequence[Command]) -> list[Any]:
         """MULTI, the commands, EXEC: queued together, so no other caller's command comes between.
         Raises the first command's error (the others still ran, as in redis-py)."""
+        fence = FENCE.get()
+        epoch = fence[1] if fence is not None and fence[0] is self else None
+
         async def send(protocol: _Protocol) -> list[Any]:
+            if epoch is not None and protocol.epoch != epoch:
+                raise StaleReadError("redis was reconnected since this message was read: the "
+                                     "transaction is not applied here")
             futures = [protocol.queue(("MULTI",)), *(protocol.queue(c) for c in commands),
                        protocol.queue(("EXEC",))]
             replies = await asyncio.gather(*futures, return_exceptions=True)

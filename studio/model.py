@@ -96,11 +96,13 @@ def _node(activity: Activity) -> Node:
 
 
 def condition_text(conditions: Conditions | None, short: bool = True) -> str:
-    """``code 500`` / ``{a.output.data.x} = true and ...``; empty for an unconditional edge."""
+    """``code 500`` / ``{a.output.data.x} = true and ...``; empty for an unconditional edge (taken on
+    every outcome, shown as "always"). ``conditions: {code: 200}`` alone is a condition (taken only on
+    success), so it reads ``code 200``, never "always"."""
     if conditions is None:
         return ""
     parts: list[str] = []
-    if tuple(conditions.code) != (200,):
+    if tuple(conditions.code) != (200,) or not conditions.match:
         parts.append("code " + "|".join(str(c) for c in conditions.code))
     for match in conditions.match:
         actual = _value(match.actual)

@@ -50,8 +50,10 @@ def test_demo_nodes_edges_and_condition_label() -> None:
     assert [n.kind for n in model.nodes] == ["trigger", "worker", "worker", "hook"]
     edges = {(e.source, e.target): e for e in model.edges}
     assert edges[("compose", "shout")].label == "start.shout = true"
-    assert edges[("compose", "done")].label == ""
-    assert edges[("compose", "done")].detail == "always"
+    assert edges[("compose", "done")].label == "code 200"
+    assert edges[("compose", "done")].detail == "code 200"
+    assert edges[("start", "compose")].label == ""
+    assert edges[("start", "compose")].detail == "always"
     assert model.node("compose").subtitle == "worker · demo.compose"
 
 
@@ -61,7 +63,9 @@ def test_cycle_and_hook_edges_are_distinct() -> None:
     assert kinds[("again", "pivot")] == "cycle"
     assert kinds[("hook:loop.poke", "fin")] == "hook"
     assert kinds[("work", "again")] == "transition"
-    assert {(e.source, e.target): e.label for e in model.edges}[("work", "again")] == "code 500"
+    labels = {(e.source, e.target): e.label for e in model.edges}
+    assert labels[("work", "again")] == "code 500"
+    assert labels[("work", "fin")] == ""          # no conditions: taken on every outcome
     assert model.node("hook:loop.poke").kind == SIGNAL_KIND
 
 
