@@ -108,6 +108,11 @@ class WorkerRunner:
         self.dead_letters = DeadLetters(hm.store.redis, hm.keys, counted=None if telemetry is None
                                         else lambda: telemetry.dead_letter("worker"))
         self._threads = DaemonPool(worker.concurrency, f"hotmesh worker {worker.topic}")
+        callback = worker.callback
+        #: an ``async def`` (or an object whose ``__call__`` is one) runs on the loop; asked once here,
+        #: not per message
+        self._on_loop = inspect.iscoroutinefunction(callback) or \
+            inspect.iscoroutinefunction(type(callback).__call__)
 
     def close(self) -> None:
         """Stop taking calls (``HotMesh.stop``); a callback thread still running is left to end."""
@@ -169,7 +174,7 @@ class WorkerRunner:
 
     async def _run_callback(self, message: WorkerMessage) -> Any:
         callback = self.worker.callback
-        if inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(type(callback).__call__):
+        if self._on_loop:
             result = await callback(message)
         else:   # a sync callback runs in a thread so it never blocks the event loop
             result = await self._threads.run(callback, message)
@@ -178,14 +183,17 @@ class WorkerRunner:
         return result
 
     async def _call(self, message: WorkerMessage) -> tuple[str, int, Any]:
-        limit = asyncio.timeout(self.worker.timeout)
+        limit = None if self.worker.timeout is None else asyncio.timeout(self.worker.timeout)
         try:
-            async with limit:
+            if limit is None:
                 result = await self._run_callback(message)
+            else:
+                async with limit:
+                    result = await self._run_callback(message)
         except HotMeshError as exc:
             return _failed(exc.code, exc.message)
         except Exception as exc:
-            if isinstance(exc, TimeoutError) and limit.expired():
+            if isinstance(exc, TimeoutError) and limit is not None and limit.expired():
                 return _failed(TIMEOUT_CODE, f"the callback of worker '{self.worker.topic}' outlived its "
                                              f"timeout of {self.worker.timeout:g} s", "WorkerTimeout")
             return _failed(500, str(exc) or type(exc).__name__, type(exc).__name__)
