@@ -19,6 +19,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -201,6 +202,18 @@ def copy_core(dest: Path) -> Path:
     shutil.copytree(REPO / "hotmesh_core", dest / "hotmesh_core",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return dest
+
+
+def export_ref(ref: str, dest: Path) -> Path:
+    """``git archive <ref> hotmesh_core`` into ``dest/src`` (the working tree is left alone); returns it."""
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = dest / "src.tar"
+    with archive.open("wb") as fh:
+        subprocess.run(["git", "-C", str(REPO), "archive", ref, "hotmesh_core"], stdout=fh, check=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(dest / "src", filter="data")
+    archive.unlink()
+    return dest / "src"
 
 
 def git_head(ref: str | None = None) -> str:

@@ -29,7 +29,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 from collections.abc import Callable
@@ -38,7 +37,16 @@ from pathlib import Path
 from typing import IO, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import change_pct, copy_core, core_dirty, git_head, markdown_table, redacted, start_redis  # noqa: E402
+from common import (  # noqa: E402
+    change_pct,
+    copy_core,
+    core_dirty,
+    export_ref,
+    git_head,
+    markdown_table,
+    redacted,
+    start_redis,
+)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -311,17 +319,6 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         with contextlib.suppress(json.JSONDecodeError):
             out.append(json.loads(line))
     return out
-
-
-def export_ref(ref: str, dest: Path) -> Path:
-    """``git archive <ref> hotmesh_core`` into ``dest`` (the working tree is left alone)."""
-    archive = dest / "src.tar"
-    with archive.open("wb") as fh:
-        subprocess.run(["git", "-C", str(REPO), "archive", ref, "hotmesh_core"], stdout=fh, check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(dest / "src", filter="data")
-    archive.unlink()
-    return dest / "src"
 
 
 def snapshot_tree(dest: Path) -> Path:

@@ -65,3 +65,11 @@ def test_soak_smoke() -> None:
     rss = result["growth"]["engineRssMb"]
     assert rss["fromJobs"] == 500 and rss["toJobs"] == 2000
     assert result["verdict"].split(":")[0] in ("flat", "GROWS")
+
+
+def test_idle_counts_the_commands_of_idle_processes() -> None:
+    result = _run("idle.py", "--processes", "1", "--seconds", "3", "--timer")
+    assert result["processes"] == 1 and result["timersWaiting"] == 1
+    assert result["seconds"] >= 3
+    assert result["commands"] == sum(result["breakdown"].values())
+    assert "config" not in result["breakdown"] and "info" not in result["breakdown"]
