@@ -16,7 +16,7 @@ from hotmesh_core import HotMesh, HotMeshError, JobError, Worker
 from hotmesh_core.keys import JobFields
 from studio.access import ReadOnlyMesh
 from studio.events import EventHub
-from studio.overview import OverviewStats, OverviewView, sample_queues, stream_rows
+from studio.overview import OverviewStats, OverviewView, stream_rows
 from studio.runs import RunsTable
 
 from ..conftest import fast_settings
@@ -256,3 +256,29 @@ async def test_a_refresh_costs_the_same_commands_with_1000_or_10000_jobs(redis_u
     assert view.report["commands"] == 4 + 4 * 2
     assert small_names["PUBLISH"] == 1 and small_names["XPENDING"] == 4 and small_names["HGETALL"] == 0
     assert small == 12 + 1 + small_names["XINFO"] - 2
+
+
+def test_a_job_started_where_nobody_watches_counts_once_from_its_first_step() -> None:
+    """A client that only publishes runs the trigger in a process nobody watches: the job's start
+    is counted from the first event of a child of the trigger, once, whatever the children."""
+    from hotmesh_core.compiler import compile_app, load_manifest
+
+    app = compile_app(load_manifest(DEMO.replace("{APP}", "unit")))
+    stats = OverviewStats()
+    stats.set_app(app)
+    now = int(time.time() * 1000)
+
+    def event(jid: str, aid: str, dad: str, status: str, ts: int, finished: int = 0) -> dict[str, Any]:
+        return {"jid": jid, "aid": aid, "dad": dad, "atp": "worker", "status": status, "ts": ts, "finished": finished}
+
+    stats.push({"jid": "a", "aid": "start", "dad": ",0", "atp": "trigger", "status": "started", "ts": now})
+    stats.push(event("a", "compose", ",0,0", "running", now + 5))       # seen trigger: no double count
+    stats.push(event("b", "compose", ",0,0", "running", now + 10))      # no trigger event for b
+    stats.push(event("b", "compose", ",0,0", "done", now + 60))
+    stats.push(event("b", "shout", ",0,0,0", "running", now + 70))
+    stats.push(event("b", "shout", ",0,0,0", "done", now + 90, finished=1))
+    totals = stats.totals(900, now_ms=now + 100)
+    assert (totals["started"], totals["completed"]) == (2, 1)
+    wait, duration = stats.latency("shout", 900, now_ms=now + 100)
+    assert (wait.p50, duration.p50) == (10.0, 20.0)
+    assert stats.latency("compose", 900, now_ms=now + 100)[1].p50 == 50.0
