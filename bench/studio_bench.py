@@ -1,5 +1,11 @@
-"""Studio benchmark: a graph of 200 activities and a runs list of 5,000 jobs (times printed, no
-assertions). ``python bench/studio_bench.py [--redis-url URL] [--no-browser]``
+"""Studio benchmark: a graph of 200 activities, a runs list of 5,000 jobs and the overview's refresh
+at 1,000 and 100,000 jobs (times printed, no assertions).
+``python bench/studio_bench.py [--redis-url URL] [--no-browser] [--only overview]``
+
+Overview: the Redis commands one refresh sends (counted on the studio's own connection) and its
+time, with the jobs' hashes written directly in the layout of ``store.py`` by pipelines (100,000
+in a few seconds; running them through an engine would take minutes and change nothing the
+refresh reads: it reads no job).
 
 Server side: compile, lay out (dot and networkx), build the Bokeh sources, colour a live job
 (one event, then a whole batch), load/filter/update the runs table from Redis. Browser side (when
@@ -33,6 +39,7 @@ from hotmesh_core.keys import JobFields  # noqa: E402
 from studio.graph import GraphView  # noqa: E402
 from studio.layout import dot_available  # noqa: E402
 from studio.model import graph_models  # noqa: E402
+from studio.overview import OverviewStats, OverviewView  # noqa: E402
 from studio.runs import RunsTable, filter_rows  # noqa: E402
 from studio.status import JobState  # noqa: E402
 
@@ -170,6 +177,79 @@ async def runs_bench(url: str) -> None:
         await hm.stop()
 
 
+OVERVIEW_YAML = """
+app:
+  id: studio-overview
+  version: '1'
+  graphs:
+    - subscribes: ov.go
+      activities:
+        t: { type: trigger }
+        work: { type: worker, topic: ov.work }
+      transitions:
+        t: [ { to: work } ]
+"""
+
+
+def count_commands(hm: HotMesh) -> dict[str, int]:
+    """Tally every command ``hm`` sends (the connection stays the real one)."""
+    tally = {"commands": 0}
+    redis: Any = hm.redis
+    call, pipeline = redis.call, redis.pipeline
+
+    async def counted_call(*args: Any) -> Any:
+        tally["commands"] += 1
+        return await call(*args)
+
+    async def counted_pipeline(commands: Any) -> Any:
+        tally["commands"] += len(commands)
+        return await pipeline(commands)
+
+    redis.call, redis.pipeline = counted_call, counted_pipeline
+    return tally
+
+
+async def overview_bench(url: str) -> None:
+    from hotmesh_core import Worker
+
+    print("overview refresh (Redis commands and time per refresh)")
+    engine = await HotMesh.init("studio-overview", url, engine=True, workers=[Worker("ov.work", lambda m: {})])
+    studio = await HotMesh.init("studio-overview", url, engine=False)
+    written = 0
+    try:
+        await engine.activate(await engine.deploy(OVERVIEW_YAML))
+        await engine.pubsub("ov.go", {}, timeout=10)
+        view = OverviewView(studio, OverviewStats())
+        view.set_app(await studio.compiled("1"))
+        tally = count_commands(studio)
+        stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime()) + ".000"
+        for jobs in (1000, 100_000):
+            started = time.perf_counter()
+            while written < jobs:
+                batch = range(written, min(jobs, written + 5000))
+                await engine.redis.pipeline([
+                    ["HSET", engine.keys.job(f"ov-{n:06d}"), JobFields.SEMAPHORE, "0", JobFields.meta("jid"),
+                     f"ov-{n:06d}", JobFields.meta("tpc"), "ov.go", JobFields.meta("jc"), stamp,
+                     JobFields.meta("ju"), stamp, JobFields.output("t", ",0"), json.dumps({"n": n})]
+                    for n in batch])
+                written = batch[-1] + 1
+            dbsize = await engine.redis.call("DBSIZE")
+            print(f"  {jobs:>7,} jobs (written in {time.perf_counter() - started:.1f} s, DBSIZE {dbsize:,})")
+            tally["commands"] = 0
+            await atimed("queue_report (one pipeline)", lambda: studio.queue_report(["ov.work"]), repeat=20)
+            print(f"    commands per queue_report: {tally['commands'] // 20}")
+            tally["commands"] = 0
+            await atimed("refresh (queue_report + roll call, 0.25 s wait)", view.refresh, repeat=5)
+            print(f"    commands per refresh: {tally['commands'] // 5}   members: {len(view.fleet.value)}")
+            timed("redraw (charts and tables from the counters)", view.redraw, repeat=5)
+    finally:
+        for start in range(0, written, 10_000):
+            await engine.redis.call("DEL", *[engine.keys.job(f"ov-{n:06d}")
+                                             for n in range(start, min(written, start + 10_000))])
+        await studio.stop()
+        await engine.stop()
+
+
 def browser_bench(view: GraphView) -> None:
     chromium = Path("/usr/bin/chromium")
     try:
@@ -217,19 +297,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--redis-url")
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--only", choices=["overview"], help="run one part only")
     args = parser.parse_args()
-    _, view = graph_bench()
+    view = None if args.only else graph_bench()[1]
     server = None
     url = args.redis_url
     if not url:
         server = start_redis()
         url = server.url
     try:
-        asyncio.run(runs_bench(url))
+        if not args.only:
+            asyncio.run(runs_bench(url))
+        asyncio.run(overview_bench(url))
     finally:
         if server:
             server.stop()
-    if not args.no_browser:
+    if view is not None and not args.no_browser:
         browser_bench(view)      # Playwright's sync API runs outside asyncio.run
 
 

@@ -35,6 +35,7 @@ from .errors import (
     JobError,
     JobNotFoundError,
     JobTimeoutError,
+    RedisCommandError,
     RedisConfigError,
     RedisPermissionError,
     TopicNotFoundError,
@@ -242,6 +243,63 @@ class HotMesh:
         found = next((g for g in every if g.get("name") == group), {})
         return {"backlog": await backlog(self.redis, stream, every), "pending": int(found.get("pending") or 0),
                 "consumers": int(found.get("consumers") or 0)}
+
+    async def queue_report(self, topics: Iterable[str] = ()) -> dict[str, Any]:
+        """What is waiting, read in one pipeline whatever the number of jobs (dashboards poll it).
+
+        ``streams``: one dict per engine stream and per worker stream of ``topics``: ``length``
+        (XLEN; acked entries stay until trimmed), ``pending`` and ``per_consumer`` (XPENDING),
+        ``lag`` and ``consumers`` (XINFO GROUPS), ``oldest_id`` / ``oldest_age_ms`` (the oldest
+        pending entry, its age from its id's time) and ``oldest_deliveries``; ``timers`` (ZCARD)
+        and ``next_timer_ms`` (the earliest due time); ``dead_letters`` (XLEN of the dead-letter
+        stream); ``now_ms`` (Redis TIME); ``commands``: how many commands were sent.
+
+        Four commands, plus four per stream. A stream or consumer group that does not exist yet
+        makes the pipeline fail; then each stream is read on its own (still a fixed number)."""
+        timers, dead = self.keys.timers(), self.keys.dead_letters()
+        streams: list[tuple[str, str, str | None]] = [(s, ENGINE_GROUP, None) for s in self.keys.engine_streams()]
+        streams += [(self.keys.worker_stream(t), WORKER_GROUP, t) for t in dict.fromkeys(topics)]
+        head: list[list[Any]] = [["TIME"], ["ZCARD", timers], ["ZRANGE", timers, 0, 0, "WITHSCORES"], ["XLEN", dead]]
+
+        def reads(stream: str, group: str) -> list[list[Any]]:
+            return [["XLEN", stream], ["XINFO", "GROUPS", stream], ["XPENDING", stream, group],
+                    ["XPENDING", stream, group, "-", "+", 1]]
+
+        commands = head + [c for stream, group, _ in streams for c in reads(stream, group)]
+        sent = len(commands)
+        try:
+            replies = await self.redis.pipeline(commands)
+        except RedisCommandError:            # a stream or group missing: read each stream alone
+            replies = await self.redis.pipeline(head)
+            sent += len(head)
+            for stream, group, _ in streams:
+                (length,) = await self.redis.pipeline([["XLEN", stream]])
+                try:
+                    rest = await self.redis.pipeline(reads(stream, group)[1:])
+                except RedisCommandError:
+                    rest = [[], None, []]
+                sent += 4
+                replies += [length, *rest]
+        seconds, micros = replies[0]
+        now_ms = int(seconds) * 1000 + int(micros) // 1000
+        due = replies[2]
+        report: dict[str, Any] = {"now_ms": now_ms, "timers": int(replies[1]),
+                                  "next_timer_ms": int(float(due[1])) if due else None,
+                                  "dead_letters": int(replies[3]), "streams": [], "commands": sent}
+        for n, (stream, group, topic) in enumerate(streams):
+            length, info, summary, oldest = replies[len(head) + 4 * n:len(head) + 4 * n + 4]
+            found = next((pairs(g) for g in info or [] if pairs(g).get("name") == group), {})
+            oldest_id = summary[1] if summary and int(summary[0]) else None
+            report["streams"].append({
+                "stream": stream, "role": "engine" if group == ENGINE_GROUP else "worker", "topic": topic,
+                "group": group, "length": int(length), "pending": int(summary[0]) if summary else 0,
+                "lag": int(found["lag"]) if found.get("lag") is not None else None,
+                "consumers": int(found.get("consumers") or 0),
+                "per_consumer": {name: int(count) for name, count in (summary[3] or [])} if summary else {},
+                "oldest_id": oldest_id,
+                "oldest_age_ms": max(0, now_ms - int(oldest_id.split("-")[0])) if oldest_id else None,
+                "oldest_deliveries": int(oldest[0][3]) if oldest else None})
+        return report
 
     async def throttle(self, ms: int, *, topic: str | None = None, guid: str | None = None) -> int:
         """Sleep ``ms`` before each read (``-1`` pauses, ``0`` resumes): every consumer of the app,

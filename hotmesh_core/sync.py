@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -109,6 +109,9 @@ class SyncHotMesh:
 
     def stream_stats(self, stream: str, group: str) -> dict[str, int]:
         return self._run(self.hm.stream_stats(stream, group))
+
+    def queue_report(self, topics: Iterable[str] = ()) -> dict[str, Any]:
+        return self._run(self.hm.queue_report(topics))
 
     def throttle(self, ms: int, *, topic: str | None = None, guid: str | None = None) -> int:
         return self._run(self.hm.throttle(ms, topic=topic, guid=guid))

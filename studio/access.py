@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,6 +115,9 @@ class ReadOnlyMesh:
 
     async def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         return await self._mesh.dead_letters(limit)
+
+    async def queue_report(self, topics: Iterable[str] = ()) -> dict[str, Any]:
+        return await self._mesh.queue_report(topics)
 
     async def watch(self, seconds: float = 30.0) -> None:
         await self._mesh.watch(seconds)        # the live view: engines publish events while watched

@@ -16,6 +16,7 @@ import panel as pn
 from .access import LOCAL, Access
 from .events import every
 from .offline import keep_stylesheets_local
+from .overview import REFRESH_MS
 from .runtime import StudioRuntime, describe_error
 from .session import TABS, AppSession
 from .theme import CSS, GRAPH_ICON
@@ -51,6 +52,7 @@ class Studio:
                      pn.pane.HTML(_who(access), css_classes=["hm-who"]), self.app_select, self.sidebar_info],
             main=[pn.Column(pn.Row(self.banner, self.retry), self.area, sizing_mode="stretch_width")])
         self._ticker: Any = None
+        self._overview_ticker: Any = None
         self._ticks = 0
         self._switching = asyncio.Lock()
         # Start once the page is up; the onload callback itself only schedules the start.
@@ -70,6 +72,7 @@ class Studio:
         if self._ticker is None:
             self.runtime.session_opened()
             self._ticker = every(self._tick, 250)
+            self._overview_ticker = every(self._overview_tick, REFRESH_MS)
         self.banner.visible, self.retry.visible, self.area.visible = False, False, True
         apps = list(self.runtime.apps)
         args = _query()
@@ -88,6 +91,8 @@ class Studio:
         if self._ticker is not None:
             self._ticker.stop()
             self.runtime.session_closed()
+        if self._overview_ticker is not None:
+            self._overview_ticker.stop()
         for session in self.sessions.values():
             session.close()
 
@@ -105,10 +110,11 @@ class Studio:
             if session is None:
                 session = self.sessions[app_id] = AppSession(
                     self.runtime.apps[app_id], self.runtime.hub, self.open_job, self.show_tab,
-                    self.refresh_sidebar, self.access)
+                    self.refresh_sidebar, self.access, self.runtime.overview_stats(app_id))
             self.current = session
             try:
                 await session.load()
+                await session.ensure(TABS[0])      # the overview, the tab shown first
             except Exception as exc:  # noqa: BLE001 - e.g. Redis went away: say so, keep serving
                 self.banner.alert_type, self.banner.object = "danger", describe_error(exc, self.runtime.redis_url)
                 self.banner.visible = True
@@ -151,6 +157,12 @@ class Studio:
         except Exception as exc:  # noqa: BLE001 - shown in the page
             self.banner.alert_type, self.banner.object = "danger", describe_error(exc, self.runtime.redis_url)
             self.banner.visible = True
+
+    async def _overview_tick(self) -> None:
+        """Refresh the overview while it is the tab shown (its reads cost Redis commands)."""
+        session = self.current
+        if session is not None and session.overview is not None and TABS[self.tabs.active] == "Overview":
+            await session.overview.refresh()
 
     async def _tick(self) -> None:
         if self.current is None:

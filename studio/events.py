@@ -64,6 +64,7 @@ class EventHub:
         self.apps: dict[str, Mesh] = {}
         self.feeds: dict[tuple[str, str | None], set[Feed]] = {}
         self.received = 0
+        self.taps: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
         self._stops: dict[str, Callable[[], Awaitable[None]]] = {}
 
     async def add_app(self, mesh: Mesh) -> None:
@@ -87,6 +88,11 @@ class EventHub:
         self.feeds.setdefault((app_id, jid), set()).add(feed)
         return feed
 
+    def tap(self, app_id: str, callback: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``callback(event)`` synchronously for every event of ``app_id`` (server-wide
+        aggregates such as the overview's counters; it must be quick and must not raise)."""
+        self.taps.setdefault(app_id, []).append(callback)
+
     def remove(self, feed: Feed) -> None:
         group = self.feeds.get((feed.app_id, feed.jid))
         if group is not None:
@@ -96,6 +102,8 @@ class EventHub:
 
     def dispatch(self, app_id: str, event: dict[str, Any]) -> None:
         self.received += 1
+        for tap in self.taps.get(app_id, ()):
+            tap(event)
         for key in ((app_id, None), (app_id, event.get("jid"))):
             for feed in self.feeds.get(key, ()):
                 feed.push(event)

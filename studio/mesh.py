@@ -8,7 +8,7 @@ the routers or the Redis connection.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -65,6 +65,8 @@ class Mesh(Protocol):
     async def roll_call(self, delay: float = 0.25) -> list[dict[str, Any]]: ...
 
     async def stream_stats(self, stream: str, group: str) -> dict[str, int]: ...
+
+    async def queue_report(self, topics: Iterable[str] = ()) -> dict[str, Any]: ...
 
     async def throttle(self, ms: int, *, topic: str | None = None) -> int: ...
 

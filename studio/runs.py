@@ -1,5 +1,10 @@
-"""The runs of an app: a table filterable by status, id, topic, version, time and input values,
-kept current by the app's live events; and the form that starts a job.
+"""The runs of an app: a table filterable by status, id, topic, version, time, input values and
+the activity a failed run failed at, kept current by the app's live events; and the form that
+starts a job.
+
+"Failed at": the job hash does not say which activity failed, so choosing one reads that
+activity's entry (``a/<aid><dad>``, its first execution) of every failed run listed, in one round
+trip, and keeps the runs whose entry holds an error; live ``failed`` events add to it.
 
 Rows come from ``HotMesh.list_jobs`` plus ``HotMesh.job_fields`` (the status and metadata of every
 listed job in one round trip). ``RunsTable`` needs only a ``Mesh`` (a ``HotMesh``) and optionally a
@@ -28,6 +33,7 @@ FIELDS = [JobFields.SEMAPHORE, JobFields.meta("tpc"), JobFields.meta("vrs"), Job
 COLUMNS = ["jid", "status", "topic", "version", "created", "duration", "input"]
 SINCE = {"any time": None, "last 5 minutes": 300, "last hour": 3600, "last 24 hours": 86400}
 INPUT_CHARS = 160
+ANY = "any"
 
 
 async def fetch_rows(mesh: Mesh, jobs: list[tuple[str, int]], triggers: dict[str, str]) -> list[dict[str, Any]]:
@@ -75,7 +81,7 @@ def make_row(jid: str, created_ms: int, value: list[str | None], raw_input: str 
 
 def filter_rows(frame: pd.DataFrame, status: str = "all", jid: str = "", topic: str = "all",
                 version: str = "all", since_seconds: int | None = None, text: str = "",
-                now_ms: int | None = None) -> pd.DataFrame:
+                now_ms: int | None = None, jids: set[str] | None = None) -> pd.DataFrame:
     """The rows matching every filter that is set (pure, used by the table and the tests)."""
     if frame.empty:
         return frame
@@ -93,6 +99,8 @@ def filter_rows(frame: pd.DataFrame, status: str = "all", jid: str = "", topic: 
         mask &= frame["created_ms"] >= now_ms - since_seconds * 1000
     if text.strip():
         mask &= frame["input"].str.contains(text.strip(), case=False, regex=False)
+    if jids is not None:
+        mask &= frame["jid"].isin(jids)
     return frame[mask]
 
 
@@ -111,6 +119,8 @@ class RunsTable:
         self.on_open = on_open
         self.frame = pd.DataFrame(columns=[*COLUMNS, "created_ms"])
         self.triggers: dict[str, str] = {}
+        self.addresses: dict[str, str] = {}          # activity id -> the address of its first execution
+        self.failed_jids: dict[str, set[str]] = {}   # activity id -> runs that failed there
         self.status = pn.widgets.Select(label="Status", value="all", width=120,
                                         options=["all", "running", "done", "failed", "interrupted"])
         self.jid = pn.widgets.TextInput(label="Job id", placeholder="contains…", width=160)
@@ -118,6 +128,8 @@ class RunsTable:
         self.version = pn.widgets.Select(label="Version", options=["all"], width=90)
         self.since = pn.widgets.Select(label="Created", options=list(SINCE), width=135)
         self.text = pn.widgets.TextInput(label="Input contains", placeholder="e.g. world", width=160)
+        self.failed_at = pn.widgets.Select(label="Failed at", options=[ANY], value=ANY, width=130,
+                                           css_classes=["hm-runs-failed-at"])
         self.refresh_button = pn.widgets.Button(label="Refresh", color="light", width=80, align="end")
         self.count = pn.pane.HTML("", css_classes=["hm-muted", "hm-runs-count"], align="end", width=120)
         self.message = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
@@ -131,9 +143,10 @@ class RunsTable:
         self.table.on_click(self._clicked)   # type: ignore[arg-type]
         for widget in (self.status, self.jid, self.topic, self.version, self.since, self.text):
             widget.param.watch(lambda _e: self.apply_filters(), "value")
+        self.failed_at.param.watch(self._failed_at_changed, "value")
         self.refresh_button.on_click(self._refresh_clicked)
         self.panel = pn.Column(
-            pn.Row(self.status, self.jid, self.topic, self.version, self.since, self.text,
+            pn.Row(self.status, self.jid, self.topic, self.version, self.since, self.text, self.failed_at,
                    self.refresh_button, self.count),
             self.message, self.table, sizing_mode="stretch_width")
         self.load_seconds = 0.0
@@ -152,7 +165,10 @@ class RunsTable:
             return
         self.message.visible = False
         self.frame = pd.DataFrame(rows, columns=[*COLUMNS, "created_ms"])
+        self.failed_jids.clear()
         self._options()
+        if self.failed_at.value != ANY:
+            await self.read_failed_at(str(self.failed_at.value))
         self.apply_filters()
         self.load_seconds = time.perf_counter() - started
 
@@ -161,6 +177,8 @@ class RunsTable:
             app = await self.mesh.compiled(info.version)
             if app is not None:
                 self.triggers.update(app.subscriptions)
+                self.addresses.update({aid: ",0" * (len(a.ancestors) + 1) for aid, a in app.activities.items()
+                                       if a.type != "trigger"})
 
     def _options(self) -> None:
         topics = ["all", *sorted(set(self.frame["topic"]) - {""})]
@@ -169,10 +187,51 @@ class RunsTable:
             self.topic.options = topics
         if list(self.version.options) != versions:
             self.version.options = versions
+        activities = [ANY, *sorted(self.addresses)]
+        if list(self.failed_at.options) != activities:
+            self.failed_at.options = activities
+
+    async def read_failed_at(self, aid: str) -> set[str]:
+        """The listed failed runs whose activity ``aid`` holds an error (one round trip)."""
+        failed = [str(j) for j in self.frame.loc[self.frame["status"] == "failed", "jid"]] if len(self.frame) else []
+        found: set[str] = set()
+        if failed:
+            field = JobFields.activity(aid, self.addresses.get(aid, ",0,0"))
+            for jid, (raw,) in zip(failed, await self.mesh.job_fields(failed, [field]), strict=True):
+                if raw and _has_error(raw):
+                    found.add(jid)
+        self.failed_jids[aid] = self.failed_jids.get(aid, set()) | found
+        return self.failed_jids[aid]
+
+    async def show_failed_at(self, aid: str) -> None:
+        """Show the failed runs that failed at ``aid`` (the overview's click on a failing activity)."""
+        if not self.addresses:
+            await self._read_triggers()
+            self._options()
+        if aid not in self.failed_at.options:
+            self.failed_at.options = [*self.failed_at.options, aid]
+        await self.read_failed_at(aid)
+        self.status.value = "failed"
+        self.failed_at.value = aid          # the watcher finds it read: it only filters
+        self.apply_filters()
+
+    def _failed_at_changed(self, event: Any) -> None:
+        aid = str(event.new)
+        if aid == ANY or aid in self.failed_jids:
+            self.apply_filters()
+            return
+
+        async def read_then_filter() -> None:
+            await self.read_failed_at(aid)
+            self.apply_filters()
+
+        pn.state.execute(read_then_filter)
 
     def apply_filters(self) -> None:
+        chosen = str(self.failed_at.value)
+        jids = None if chosen == ANY else self.failed_jids.get(chosen, set())
         view = filter_rows(self.frame, self.status.value, self.jid.value or "", self.topic.value,
-                           self.version.value, SINCE.get(self.since.value), self.text.value or "")
+                           self.version.value, SINCE.get(self.since.value), self.text.value or "", jids=jids)
         self.table.value = view[COLUMNS].reset_index(drop=True)
         self.count.object = f"{len(view):,} of {len(self.frame):,} runs"
 
@@ -182,6 +241,9 @@ class RunsTable:
             e.get("finished") == 1 or e.get("atp") in ("trigger", "job") or e.get("status") == "failed")))
         if not jids:
             return 0
+        for event in events:             # a live failure says where it happened
+            if event.get("status") == "failed" and event.get("aid") in self.failed_jids:
+                self.failed_jids[event["aid"]].add(event["jid"])
         known = dict(zip(self.frame["jid"], self.frame["created_ms"], strict=True)) if len(self.frame) else {}
         now = int(time.time() * 1000)
         new_triggers = [e for e in events if e.get("atp") == "trigger"]
@@ -224,6 +286,14 @@ class RunsTable:
             result = self.on_open(jid)
             if result is not None:
                 await result
+
+
+def _has_error(raw: str) -> bool:
+    try:
+        entry = json.loads(raw)
+    except ValueError:
+        return False
+    return isinstance(entry, dict) and bool(entry.get("err"))
 
 
 def _status_style(value: Any) -> str:

@@ -14,7 +14,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hotmesh_core import HotMesh, HotMeshError, ManifestError
 from hotmesh_core.errors import ConnectionLostError, RedisTimeoutError
@@ -22,6 +22,9 @@ from hotmesh_core.examples import ExampleApp, example_apps
 from hotmesh_core.wire import Wire
 
 from .events import EventHub
+
+if TYPE_CHECKING:
+    from .overview import OverviewStats
 
 log = logging.getLogger("hotmesh.studio")
 WATCH_SECONDS = 30.0
@@ -51,6 +54,7 @@ class StudioRuntime:
         self._lock = asyncio.Lock()
         self._watcher: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Future[None]] = set()
+        self._overview: dict[str, OverviewStats] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
     def url(self) -> str:
@@ -138,6 +142,7 @@ class StudioRuntime:
         if self.hub is not None:          # first: its listeners use the meshes' connections
             await self.hub.stop()
             self.hub = None
+            self._overview.clear()            # their taps went with the hub
         for handle in list(self.apps.values()):
             with contextlib.suppress(Exception):
                 await handle.mesh.stop()
@@ -151,6 +156,18 @@ class StudioRuntime:
             self._watcher = None
         await self._stop_meshes()
         self.state = "idle"
+
+    def overview_stats(self, app_id: str) -> OverviewStats:
+        """The overview's counters of ``app_id``, shared by every session of this server and fed
+        by the event hub from the moment the first overview asks for them."""
+        stats = self._overview.get(app_id)
+        if stats is None:
+            from .overview import OverviewStats
+
+            stats = self._overview[app_id] = OverviewStats()
+            if self.hub is not None:
+                self.hub.tap(app_id, stats.push)
+        return stats
 
     def mesh(self, app_id: str) -> HotMesh:
         return self.apps[app_id].mesh

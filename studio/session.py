@@ -1,7 +1,8 @@
 """The views of one app in one browser session, built the first time their tab is shown.
 
 Building a view creates its Bokeh models, which is the costly part of opening the page, so only
-'Apps & graphs' is built up front; the others appear in their tab's slot on first use.
+the first tab ('Overview') and 'Apps & graphs' are built up front; the others appear in their
+tab's slot on first use.
 """
 
 from __future__ import annotations
@@ -20,18 +21,20 @@ from .editor import EditorView
 from .events import EventHub, Feed
 from .fleet import FleetView
 from .job import JobView
+from .overview import OverviewStats, OverviewView
 from .runs import RunsTable
 from .runtime import AppHandle
 from .start import StartJob
 from .versions import VersionsView
 
-TABS = ("Apps & graphs", "Editor", "Versions", "Runs", "Run detail", "Fleet")
+TABS = ("Overview", "Apps & graphs", "Editor", "Versions", "Runs", "Run detail", "Fleet")
 Opener = Callable[[str], Awaitable[None]]
 
 
 class AppSession:
     def __init__(self, handle: AppHandle, hub: EventHub | None, open_job: Opener,
-                 show_tab: Callable[[str], None], on_active: Callable[[], None], access: Access = LOCAL) -> None:
+                 show_tab: Callable[[str], None], on_active: Callable[[], None], access: Access = LOCAL,
+                 overview_stats: OverviewStats | None = None) -> None:
         self.handle = handle
         self.mesh = for_role(handle.mesh, access)      # a viewer's views get a mesh that cannot change
         self.hub = hub
@@ -43,7 +46,9 @@ class AppSession:
         self.deployed: list[str] = []
         self.apps = AppsView(handle.folder)
         self.slots = {name: pn.Column(sizing_mode="stretch_width") for name in TABS}
-        self.slots[TABS[0]].objects = [self.apps.panel]
+        self.slots["Apps & graphs"].objects = [self.apps.panel]
+        self.overview_stats = overview_stats or OverviewStats()
+        self.overview: OverviewView | None = None
         self.editor: EditorView | None = None
         self.versions: VersionsView | None = None
         self.runs: RunsTable | None = None
@@ -72,6 +77,8 @@ class AppSession:
         self.apps.show(self.active, self.source, note)
         if self.start is not None:
             self.start.set_app(self.active)
+        if self.overview is not None:
+            self.overview.set_app(self.active)
         if self.versions is not None:
             await self.versions.load()
         if self.editor is not None:
@@ -81,7 +88,13 @@ class AppSession:
     async def ensure(self, tab: str) -> Any:
         """Build (once) and return the view of ``tab``; later calls refresh what goes stale."""
         mesh = self.mesh
-        if tab == "Editor" and self.editor is None:
+        if tab == "Overview":
+            if self.overview is None:
+                self.overview = OverviewView(mesh, self.overview_stats, on_failed=self.open_failed)
+                self.overview.set_app(self.active)
+                self.slots[tab].objects = [self.overview.panel]
+            await self.overview.refresh()
+        elif tab == "Editor" and self.editor is None:
             self.editor = EditorView(mesh, self.handle.folder, self.handle.app_id, on_deployed=self._deployed)
             self.editor.deployed_versions = list(self.deployed)
             self.editor.active_app = self.active
@@ -114,7 +127,7 @@ class AppSession:
             await self.fleet.load()
             if self.dead_letters is not None:
                 await self.dead_letters.load()
-        return {"Apps & graphs": self.apps, "Editor": self.editor, "Versions": self.versions,
+        return {"Overview": self.overview, "Apps & graphs": self.apps, "Editor": self.editor, "Versions": self.versions,
                 "Runs": self.runs, "Run detail": self.detail, "Fleet": self.fleet}[tab]
 
     # -- reactions -----------------------------------------------------------------------------
@@ -139,6 +152,12 @@ class AppSession:
         detail = await self.ensure("Run detail")
         self.job_id.param.update(value=jid, value_input=jid)
         await detail.open(jid)
+
+    async def open_failed(self, aid: str) -> None:
+        """The runs list, filtered to the failed runs whose activity ``aid`` failed."""
+        runs = await self.ensure("Runs")
+        self.show_tab("Runs")
+        await runs.show_failed_at(aid)
 
     async def _open_typed(self, _event: Any = None) -> None:
         jid = (self.job_id.value_input or self.job_id.value or "").strip()

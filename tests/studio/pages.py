@@ -42,7 +42,15 @@ DATA_JS = """
 
 
 def open_studio(page: Any, url: str, app_id: str) -> None:
+    """Open the studio on ``app_id`` and go to its 'Apps & graphs' tab (the overview comes first)."""
     page.goto(f"{url}?app={app_id}")
+    show_apps(page, app_id)
+
+
+def show_apps(page: Any, app_id: str) -> None:
+    """Once the studio shows ``app_id``'s overview (its first page), switch to 'Apps & graphs'."""
+    page.locator(".hm-overview-summary .hm-tiles").wait_for()
+    tab(page, "Apps & graphs")
     page.locator(".hm-app-summary").filter(has_text=f"App {app_id}").wait_for()
 
 

@@ -21,7 +21,7 @@ from studio.auth import hash_password
 from ..helpers import stop_process
 from .apps import PREFIX, ROOT, SLOW_WORKERS
 from .conftest import StudioServer, require_browser, shot, start_studio
-from .pages import tab, text, wait_for
+from .pages import show_apps, tab, text, wait_for
 
 pytestmark = pytest.mark.browser
 APP = f"{PREFIX}-auth"
@@ -68,7 +68,7 @@ def test_login_refuses_a_wrong_password_and_admits_the_right_one(browser: Any, s
     sign_in(page, signed_in, "nobody", "ed-pass")
     page.get_by_text("Wrong user name or password.").wait_for()
     sign_in(page, signed_in, "ed", "ed-pass")
-    page.locator(".hm-app-summary").filter(has_text=f"App {APP}").wait_for()
+    show_apps(page, APP)
     wait_for(lambda: "signed in as ed (editor)" in text(page, ".hm-who"), what="who")
     tab(page, "Editor")
     wait_for(lambda: not disabled(page, ".hm-deploy"), what="deploy on for an editor")
@@ -80,7 +80,7 @@ def test_login_refuses_a_wrong_password_and_admits_the_right_one(browser: Any, s
 def test_a_viewer_sees_every_action_off(browser: Any, signed_in: StudioServer) -> None:
     page = browser.new_page()
     sign_in(page, signed_in, "vi", "vi-pass")
-    page.locator(".hm-app-summary").filter(has_text=f"App {APP}").wait_for()
+    show_apps(page, APP)
     wait_for(lambda: "read-only" in text(page, ".hm-who"), what="read-only note")
     tab(page, "Editor")
     wait_for(lambda: "Valid" in text(page, ".hm-editor-status"), what="the document checked")
