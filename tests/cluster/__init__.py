@@ -274,6 +274,7 @@ def one_node(slots: tuple[int, int] | None = (0, SLOTS - 1)) -> Iterator[OneNode
         with node.client() as client:
             if slots is not None:
                 client.execute_command("CLUSTER", "ADDSLOTSRANGE", *slots)
+            if slots == (0, SLOTS - 1):                # else it stays cluster_state:fail
                 deadline = time.monotonic() + 10
                 while "cluster_state:ok" not in str(client.execute_command("CLUSTER", "INFO")):
                     if time.monotonic() > deadline:

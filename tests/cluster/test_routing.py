@@ -31,8 +31,8 @@ from hotmesh_core.errors import CrossSlotError, RedisCommandError, ValidationErr
 from hotmesh_core.seam import Script
 from hotmesh_core.wire import Wire
 
-from . import Cluster
 from ..helpers import assert_eventually
+from . import Cluster
 
 CORE = Path(__file__).resolve().parents[2] / "hotmesh_core"
 
