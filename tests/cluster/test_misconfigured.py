@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 
 from hotmesh_core import HotMesh, RedisServer
 from hotmesh_core.cluster import ClusterRedis
-from hotmesh_core.errors import ClusterError, ConnectionLostError
+from hotmesh_core.errors import ClusterDownError, ClusterError, ConnectionLostError
 from hotmesh_core.redis_server import free_port
 from hotmesh_core.wire import Redirect, Wire
 
@@ -73,5 +74,32 @@ async def test_credentials_reach_every_node() -> None:
         try:
             assert await client.call("SET", "a", "1") == "OK"
             assert await client.call("GET", "a") == "1"
+        finally:
+            await client.close()
+
+
+async def test_unserved_slot_is_retried_then_cluster_down() -> None:
+    """A slot no master serves (CLUSTERDOWN) is retried for ``reconnect_seconds``: served again in
+    time, the command succeeds; not, ``ClusterDownError`` (transient, 503)."""
+    with one_node() as single:
+        client = ClusterRedis(single.url, reconnect_seconds=1.5)
+        try:
+            assert await client.call("SET", "foo", "1") == "OK"          # slot 12182
+            with single.node.client() as sync:
+                sync.execute_command("CLUSTER", "DELSLOTS", 12182)
+            started = time.monotonic()
+            with pytest.raises(ClusterDownError) as caught:
+                await client.call("GET", "foo")
+            assert caught.value.transient and caught.value.code == 503
+            assert 0.5 < time.monotonic() - started < 4          # backoff until the next wait passes 1.5 s
+            assert "12182" in str(caught.value)
+
+            async def give_back() -> None:
+                await asyncio.sleep(0.4)
+                with single.node.client() as sync:
+                    sync.execute_command("CLUSTER", "ADDSLOTS", 12182)
+            restore = asyncio.create_task(give_back())
+            assert await client.call("SET", "foo", "2") == "OK"
+            await restore
         finally:
             await client.close()
