@@ -184,6 +184,34 @@ class StaleReadError(RedisError):
     transient = True
 
 
+class ConnectError(ConnectionLostError):
+    """No connection to Redis could be made: the command was never sent, so it is safe to send it
+    elsewhere (a Redis Cluster client tries the slot's new owner after a failover)."""
+
+
+class ClusterError(RedisError):
+    """A Redis Cluster is misconfigured or used wrongly: a ``redis+cluster://`` URL at a server
+    without cluster support, a ``redis://`` URL at a cluster node (``MOVED``), slots no master
+    serves at connect time. The message says what to change."""
+
+    code = 500
+
+
+class ClusterDownError(ClusterError):
+    """The cluster kept answering ``CLUSTERDOWN`` or ``TRYAGAIN`` (a failover or a slot migration
+    under way) for longer than ``reconnect_seconds``. Transient."""
+
+    code = 503
+    transient = True
+
+
+class CrossSlotError(ClusterError):
+    """The keys of one script, transaction or multi-key command are in different hash slots of a
+    Redis Cluster; refused before anything is sent (``keys`` maps each key to its slot)."""
+
+    code = 400
+
+
 class RedisTimeoutError(RedisError):
     """Redis did not answer within the connection's timeout (a hung or overloaded server)."""
 

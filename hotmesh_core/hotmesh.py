@@ -6,7 +6,8 @@ Roles per process: an optional engine (consumes the engine stream) and any numbe
 Where the work is done: ``engine`` and ``activities/`` (the steps), ``worker`` (callbacks),
 ``router`` (stream consumption, reclaim), ``task`` (timers), ``quorum`` (the control plane),
 ``listener`` (this instance's pub/sub), ``deployment`` (versions), ``deadletters``, ``store`` (reads
-and the step script), all on one ``seam.Redis`` connection (``wire.Wire``).
+and the step script), all on one ``seam.Redis`` connection (``wire.Wire``, or ``cluster.ClusterRedis`` for a
+Redis Cluster URL).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .activities import trigger
 from .activities.control import interrupt_job
 from .activities.hooks import webhook_message
 from .activities.stats import job_key_and_slice, slices
+from .cluster import connect
 from .compiler.model import CompiledApp
 from .config import Settings
 from .context import job_output
@@ -55,7 +57,6 @@ from .task import TimeScout
 from .tracing import Telemetry
 from .util import guid as new_guid
 from .util import parse_timestamp
-from .wire import Wire
 from .worker import Worker, WorkerRunner
 
 __all__ = ["HotMesh", "Plan", "VersionInfo"]
@@ -103,7 +104,7 @@ class HotMesh:
         app's quorum and start the engine and the workers asked for. Raises ``ConnectionLostError``,
         ``RedisAuthError``... when Redis cannot be used; nothing is left running then."""
         settings = (settings or Settings()).with_options(**options)
-        hm = cls(app_id, Wire(resolve_url(redis_url), reconnect_seconds=settings.reconnect_seconds),
+        hm = cls(app_id, connect(resolve_url(redis_url), reconnect_seconds=settings.reconnect_seconds),
                  settings, guid)
         try:
             await hm._start(engine, workers)

@@ -12,8 +12,12 @@
 Replies are decoded (``str``); errors are :class:`~hotmesh_core.errors.RedisError`\\ s
 (``ConnectionLostError``, ``RedisTimeoutError``, ``RedisAuthError``, ``RedisPermissionError``,
 ``RedisOutOfMemoryError``, ``RedisCommandError``), translated where they arise, never a client
-library's own exception. ``wire.Wire`` is the implementation, for ``redis://``, ``unix://`` and
-``rediss://`` (TLS) URLs alike. TLS, Redis Cluster routing and tracing change this one place.
+library's own exception. ``wire.Wire`` is the implementation for ``redis://``, ``unix://`` and
+``rediss://`` (TLS) URLs; ``cluster.ClusterRedis``, built on one ``Wire`` per master, for a Redis
+Cluster: ``redis+cluster://[user:password@]host:port[,host:port...]`` or ``rediss+cluster://``
+(slot routing, ``MOVED``/``ASK``, failover; the keys of one ``run`` or ``transaction`` share one
+hash slot). ``cluster.connect(url)`` picks one by the URL. TLS, Redis Cluster routing and tracing
+change this one place.
 
 The Lua scripts live in ``hotmesh_core/scripts/<name>.lua``, each with a header naming its KEYS and
 ARGV; ``script(name)`` loads one once per process.

@@ -44,6 +44,8 @@ import hiredis
 
 from . import tlsio
 from .errors import (
+    ClusterError,
+    ConnectError,
     ConnectionLostError,
     RedisAuthError,
     RedisCommandError,
@@ -77,11 +79,28 @@ class _NoScript(Exception):
     pass
 
 
+class Redirect(ClusterError):
+    """A ``MOVED`` or ``ASK`` reply: the key's slot is served by the node at ``host:port``. The
+    cluster client (``cluster.py``) follows it; through a plain ``redis://`` URL it is the sign of a
+    cluster node, and its message says to use ``redis+cluster://``."""
+
+    def __init__(self, reply: str) -> None:
+        kind, slot, address = (reply.split(" ") + ["", ""])[:3]
+        self.ask = kind == "ASK"
+        self.slot = int(slot) if slot.isdigit() else -1
+        self.address = address
+        super().__init__(f"redis answered {reply!r}: the server is a Redis Cluster node and the key's "
+                         f"slot is served by {address}; connect with a redis+cluster://host:port[,host:port] "
+                         "URL (any node of the cluster as a seed)")
+
+
 def translate(message: str) -> Exception:
     """The exception for one Redis error reply."""
     kind = message.split(" ", 1)[0]
     if kind == "NOSCRIPT":
         return _NoScript(message)
+    if kind in ("MOVED", "ASK"):
+        return Redirect(message)
     if kind in ("NOAUTH", "WRONGPASS") or message.startswith(("ERR invalid password", "ERR AUTH")) \
             or "invalid username-password" in message or "unauthenticated" in message:
         return RedisAuthError(f"redis refused the credentials: {message}")
@@ -110,8 +129,8 @@ class Endpoint:
     def parse(cls, url: str) -> Endpoint:
         parsed = urlparse(url)
         if parsed.scheme not in ("redis", "rediss", "unix"):
-            raise ValidationError(f"invalid Redis URL {redact(url)!r}: it starts with redis://, rediss:// "
-                                  "or unix://")
+            raise ValidationError(f"invalid Redis URL {redact(url)!r}: it starts with redis://, rediss://, "
+                                  "unix://, redis+cluster:// or rediss+cluster://")
         query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
         unix = parsed.scheme == "unix"
         db_text = query.get("db") or ("" if unix else parsed.path.strip("/"))
@@ -159,7 +178,7 @@ class Endpoint:
             async with asyncio.timeout(timeout):   # not wait_for: on 3.11 it can swallow a cancel
                 _, protocol = await connect
         except (OSError, TimeoutError, ssl.SSLError) as exc:
-            raise ConnectionLostError(f"cannot reach Redis at {redact(self.url)}: "
+            raise ConnectError(f"cannot reach Redis at {redact(self.url)}: "
                                       f"{exc or type(exc).__name__}") from exc
         return protocol
 
@@ -425,6 +444,27 @@ class Wire:
                     raise reply
             return list(replies)
         return list(await self._send(send))
+
+    async def exchange(self, commands: Sequence[Command]) -> list[Any]:
+        """The commands back to back on one connection (no other caller's command comes between
+        them, so ``ASKING`` applies to the one after it), in one round trip, tried on ONE connection
+        (no retry: a cluster client decides where to send again). Replies in order, an error reply
+        as its exception in place; raises ``ConnectError`` if nothing was sent, and
+        ``ConnectionLostError`` / ``RedisTimeoutError`` if the connection failed with them in flight."""
+        async def send(protocol: _Protocol) -> list[Any]:
+            replies = await asyncio.gather(*(protocol.queue(c) for c in commands), return_exceptions=True)
+            for reply in replies:
+                if isinstance(reply, (ConnectionLostError, RedisTimeoutError)):
+                    raise reply
+                if isinstance(reply, BaseException) and not isinstance(reply, Exception):
+                    raise reply                      # cancelled
+            return list(replies)
+        protocol = self._protocol
+        if protocol is None or protocol.closed:
+            protocol = await self._connect()
+        replies = await send(protocol)
+        self._connected_once = True
+        return replies
 
     def blocking(self, timeout: float) -> Wire:
         """A Wire of its own for blocking reads, whose timeout outlasts the block."""
