@@ -39,7 +39,8 @@ from hotmesh_core.keys import JobFields  # noqa: E402
 from studio.graph import GraphView  # noqa: E402
 from studio.layout import dot_available  # noqa: E402
 from studio.model import graph_models  # noqa: E402
-from studio.overview import OverviewStats, OverviewView  # noqa: E402
+from studio.overview import OverviewView  # noqa: E402
+from studio.overview_stats import OverviewStats  # noqa: E402
 from studio.runs import RunsTable, filter_rows  # noqa: E402
 from studio.status import JobState  # noqa: E402
 

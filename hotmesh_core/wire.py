@@ -344,6 +344,13 @@ class Wire:
                 if protocol.transport is not None:
                     protocol.transport.abort()
 
+    async def _live(self) -> _Protocol:
+        """The open connection, or a new one."""
+        protocol = self._protocol
+        if protocol is None or protocol.closed:
+            protocol = await self._connect()
+        return protocol
+
     async def _send(self, send: Any, *, failed: bool = False) -> Any:
         """Run ``send(protocol)`` (which queues commands and returns the awaitable of the result)
         on a live connection; on a broken connection, again on a new one (see the module doc)."""
@@ -356,10 +363,7 @@ class Wire:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
             try:
-                protocol = self._protocol
-                if protocol is None or protocol.closed:
-                    protocol = await self._connect()
-                result = await send(protocol)
+                result = await send(await self._live())
                 self._connected_once = True
                 return result
             except (ConnectionLostError, RedisTimeoutError) as exc:
@@ -459,10 +463,7 @@ class Wire:
                 if isinstance(reply, BaseException) and not isinstance(reply, Exception):
                     raise reply                      # cancelled
             return list(replies)
-        protocol = self._protocol
-        if protocol is None or protocol.closed:
-            protocol = await self._connect()
-        replies = await send(protocol)
+        replies = await send(await self._live())
         self._connected_once = True
         return replies
 

@@ -14,7 +14,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hotmesh_core import HotMesh, HotMeshError, ManifestError
 from hotmesh_core.errors import ConnectionLostError, RedisTimeoutError
@@ -22,9 +22,7 @@ from hotmesh_core.examples import ExampleApp, example_apps
 from hotmesh_core.wire import Wire
 
 from .events import EventHub
-
-if TYPE_CHECKING:
-    from .overview import OverviewStats
+from .overview_stats import OverviewStats
 
 log = logging.getLogger("hotmesh.studio")
 WATCH_SECONDS = 30.0
@@ -162,8 +160,6 @@ class StudioRuntime:
         by the event hub from the moment the first overview asks for them."""
         stats = self._overview.get(app_id)
         if stats is None:
-            from .overview import OverviewStats
-
             stats = self._overview[app_id] = OverviewStats()
             if self.hub is not None:
                 self.hub.tap(app_id, stats.push)

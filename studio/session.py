@@ -21,7 +21,8 @@ from .editor import EditorView
 from .events import EventHub, Feed
 from .fleet import FleetView
 from .job import JobView
-from .overview import OverviewStats, OverviewView
+from .overview import OverviewView
+from .overview_stats import OverviewStats
 from .runs import RunsTable
 from .runtime import AppHandle
 from .start import StartJob

@@ -16,7 +16,8 @@ from hotmesh_core import HotMesh, HotMeshError, JobError, Worker
 from hotmesh_core.keys import JobFields
 from studio.access import ReadOnlyMesh
 from studio.events import EventHub
-from studio.overview import OverviewStats, OverviewView, stream_rows
+from studio.overview import OverviewView, stream_rows
+from studio.overview_stats import OverviewStats
 from studio.runs import RunsTable
 
 from ..conftest import fast_settings
