@@ -28,6 +28,10 @@ STATUS_COLORS = {
 }
 
 DIFF_COLORS = {"added": "#bbf7d0", "removed": "#fecaca", "changed": "#fde68a", "same": "#f1f5f9"}
+# the outline of a diff mark (green, red, amber); an unchanged activity keeps its type's colour
+DIFF_LINES = {"added": "#16a34a", "removed": "#dc2626", "changed": "#d97706"}
+DIFF_LABELS = {"added": "added", "removed": "removed", "changed": "changed", "same": "unchanged"}
+GHOST_ALPHA = 0.45          # a removed activity is drawn from the old version, faded and dashed
 
 # edge kind -> (colour, dash, width)
 EDGE_STYLE = {
@@ -49,7 +53,7 @@ def legend_html(kind: str = "type") -> str:
     if kind == "status":
         items = [(c, s) for s, c in STATUS_COLORS.items()]
     elif kind == "diff":
-        items = [(c, s) for s, c in DIFF_COLORS.items()]
+        items = [(c, DIFF_LABELS[s]) for s, c in DIFF_COLORS.items()]
     else:
         items = [(tint(c), t) for t, (c, _) in TYPE_STYLE.items() if t != "signal-in"]
     chips = "".join(f"<span class='hm-chip' style='background:{c}'>{label}</span>" for c, label in items)
