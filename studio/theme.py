@@ -90,6 +90,16 @@ CSS = """
 .hm-card-title { font-weight: 600; font-size: 13px; color: var(--hm-ink); text-transform: uppercase;
   letter-spacing: .04em; margin: 4px 0; }
 .hm-brand { font-weight: 700; letter-spacing: .02em; }
+.hm-review-head { font-size: 13.5px; color: var(--hm-ink); margin-bottom: 6px; }
+.hm-review-breaking { background: #fef2f2; border: 1px solid #dc2626; border-left: 5px solid #dc2626;
+  border-radius: 6px; padding: 6px 10px; margin: 4px 0 8px 0; color: #7f1d1d; font-size: 13px; }
+.hm-review-breaking ul, .hm-review-warnings ul { margin: 4px 0 0 0; padding-left: 20px; }
+.hm-review-warnings { color: #92400e; font-size: 12.5px; margin-top: 6px; }
+.hm-review-changes { font-size: 12.5px; border-collapse: collapse; width: 100%; }
+.hm-review-changes td { padding: 3px 6px; border-bottom: 1px solid var(--hm-line); }
+.hm-mark-added { background: #bbf7d0; border-color: #16a34a; }
+.hm-mark-removed { background: #fecaca; border-color: #dc2626; border-style: dashed; }
+.hm-mark-changed { background: #fde68a; border-color: #d97706; }
 """
 
 TABLE_CSS = """
