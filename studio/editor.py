@@ -203,7 +203,7 @@ class EditorView:
         self.graph_select.param.watch(lambda _e: self._show_preview(), "value")
         self.colour.param.watch(lambda _e: self._show_preview(), "value")
         self.deploy_button.on_click(self._deploy)
-        self.review_button.on_click(self._review)
+        self.review_button.on_click(self._on_review)
         self.bump_button.on_click(self._bump)
         self.revert_button.on_click(lambda _e: self.load(self._original))
         self.panel = pn.Row(
@@ -300,7 +300,10 @@ class EditorView:
     def _bump(self, _event: Any) -> None:
         self.load(next_version(self.code.value or "", self.deployed_versions))
 
-    async def _review(self, _event: Any = None) -> bool:
+    async def _on_review(self, _event: Any) -> None:
+        await self._review()
+
+    async def _review(self) -> bool:
         """Show what the document changes against the active version; False when it could not."""
         if not self.check.ok or self.mesh is None:
             return False

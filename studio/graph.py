@@ -12,7 +12,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from bokeh.models import ColumnDataSource, CustomJS, DataRange1d, HoverTool, Legend, LegendItem, TapTool
+from bokeh.models import ColumnDataSource, CustomJS, DataRange1d, HoverTool, TapTool
+from bokeh.models.annotations import Legend, LegendItem
 from bokeh.plotting import figure
 
 from .layout import Layout, layout
@@ -176,7 +177,7 @@ class GraphView:
             items.append(LegendItem(label=label, renderers=[sample]))
         legend = Legend(items=items, name=f"{self.name}-legend", location="top_left", orientation="horizontal",
                         visible=False, background_fill_alpha=0.85, label_text_font_size="11px",
-                        glyph_width=14, glyph_height=14, spacing=10, padding=4, margin=4)
+                        glyph_width=14, glyph_height=14, spacing=10, margin=4)
         fig.add_layout(legend, "center")
         return legend
     def _watch_ranges(self, fig: Any) -> None:
