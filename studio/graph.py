@@ -167,10 +167,10 @@ class GraphView:
 
     def _diff_legend(self, fig: Any) -> Legend:
         """The diff's legend, on the chart (hidden unless the graph shows a diff): one sample glyph
-        per mark, drawn from empty sources so that only the legend shows them."""
+        per mark, at a point that is not a number, so that only the legend draws it."""
         items = []
         for mark, label in DIFF_LABELS.items():
-            sample = fig.scatter(x=[], y=[], marker="square", size=12, fill_color=DIFF_COLORS[mark],
+            sample = fig.scatter(x=[math.nan], y=[math.nan], marker="square", size=12, fill_color=DIFF_COLORS[mark],
                                  line_color=DIFF_LINES.get(mark, "#94a3b8"), line_width=1.6,
                                  line_dash="dashed" if mark == "removed" else "solid",
                                  fill_alpha=GHOST_ALPHA if mark == "removed" else 1.0)

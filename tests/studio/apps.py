@@ -131,7 +131,7 @@ def make_assets(target: Path) -> Path:
     (sleepy / "workers.py").write_text(SLEEPY_WORKERS)
     review = target / "apps" / "review"
     review.mkdir(parents=True)
-    (review / "app.yaml").write_text(text.replace(f"id: {DEMO}", f"id: {REVIEW}", 1))
+    (review / "app.yaml").write_text(text.replace("id: demo", f"id: {REVIEW}", 1))
     (review / "workers.py").write_text(FAST_WORKERS)
     return target
 
