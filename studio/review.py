@@ -106,7 +106,7 @@ def review_html(review: Review) -> str:
     if review.active is None:
         against = "nothing is active yet: this will be the first active version"
     elif review.active == review.version:
-        against = f"version {esc(review.active)} is already the active one"
+        against = "already the active version"
     else:
         against = f"against the active version <b>{esc(review.active)}</b>"
     parts = [f"<div class='hm-review-head'>Version <b>{esc(review.version)}</b> of {esc(review.app_id)}, "

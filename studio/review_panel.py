@@ -16,22 +16,23 @@ from .review import Gate, Review, review_html
 
 
 class ReviewPanel:
-    def __init__(self, on_activate: Callable[[], Awaitable[None]], read_only: bool = False) -> None:
+    def __init__(self, on_activate: Callable[[], Awaitable[None]], read_only: bool = False,
+                 css: str = "hm-review") -> None:
         self.gate = Gate()
         self.read_only = read_only
         self._on_activate = on_activate
-        self.body = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["hm-review-html"])
+        self.body = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=[f"{css}-html"])
         self.confirm = pn.widgets.Checkbox(label="I understand: jobs running on the active version may fail "
                                            "or stall at what this version removes", visible=False,
-                                           css_classes=["hm-review-confirm"], sizing_mode="stretch_width")
+                                           css_classes=[f"{css}-confirm"], sizing_mode="stretch_width")
         self.activate_button = pn.widgets.Button(label="Activate", color="primary", disabled=True, width=170,
-                                                 css_classes=["hm-review-activate"])
-        self.hint = pn.pane.HTML("", align="center", css_classes=["hm-review-hint"])
+                                                 css_classes=[f"{css}-activate"])
+        self.hint = pn.pane.HTML("", align="center", css_classes=[f"{css}-hint"])
         self.confirm.param.watch(self._on_confirm, "value")
         self.activate_button.on_click(self._activate)
         self.panel = pn.Column(pn.pane.HTML("<div class='hm-card-title'>Review before activation</div>"),
                                self.body, self.confirm, pn.Row(self.activate_button, self.hint),
-                               visible=False, sizing_mode="stretch_width", css_classes=["hm-review"],
+                               visible=False, sizing_mode="stretch_width", css_classes=[css],
                                styles={"border": "1px solid #cbd5e1", "border-radius": "8px", "padding": "4px 8px"},
                                margin=(5, 5))
 
@@ -41,7 +42,7 @@ class ReviewPanel:
 
     def show(self, review: Review, deployed: bool = False) -> None:
         """Show ``review`` (a new review needs a new confirmation)."""
-        self.gate = Gate(review, deployed=deployed)
+        self.gate = Gate(review, deployed=deployed, activated=review.active == review.version)
         self.body.object = review_html(review)
         self.confirm.param.update(value=False, visible=review.needs_confirmation)
         self.activate_button.label = f"Activate version {review.version}"

@@ -13,6 +13,7 @@ from studio.editor import CHANGES, TYPES, EditorView
 from studio.graph import GraphView, split_edges
 from studio.review import Gate, build_review, review_html
 from studio.theme import DIFF_COLORS, DIFF_LINES, GHOST_ALPHA
+from studio.versions import VersionsView
 
 from .apps import ROOT, demo_v2
 
@@ -164,3 +165,29 @@ async def test_activate_reviews_again_when_the_active_version_moved(mesh: Any) -
     assert review is not None and review.active == "3" and review.breaking == ()
     assert "review was made again" in editor.outcome.object
     assert not editor.review.confirm.value and not editor.review.activate_button.disabled
+
+
+async def test_versions_page_roll_back_is_reviewed_and_confirmed(mesh: Any) -> None:
+    hm: HotMesh = await mesh(DEMO.replace("id: demo", "id: {APP}", 1))
+    await hm.activate(await hm.deploy(demo_v2(DEMO.replace("id: demo", f"id: {hm.app_id}", 1))))
+    activated: list[str] = []
+    view = VersionsView(hm, on_activated=activated.append)
+    await view.load()
+    assert view.activate_version.value == "2" and view.review.review is not None
+    assert view.activate_button.disabled and "version 2 is active" in view.review.hint.object
+
+    view.activate_version.value = "1"
+    await view.review_selected()
+    review = view.review.review
+    assert review is not None and review.version == "1" and review.active == "2"
+    assert review.breaking == ("activity 'audit' (graph 'demo.greet') was removed",
+                               "transition compose -> audit was removed")
+    assert [(c.aid, c.mark) for c in review.changes][:2] == [("shout", "added"), ("audit", "removed")]
+    assert view.activate_button.disabled
+    await view._activate()                                   # a crafted click before the confirmation
+    assert await hm.active_version() == "2"
+    view.review.confirm.value = True
+    assert not view.activate_button.disabled
+    await view.review._activate()
+    assert await hm.active_version() == "1" and activated == ["1"]
+    assert "Version **1**: active on all engines" in view.outcome.object

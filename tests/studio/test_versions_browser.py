@@ -116,4 +116,11 @@ def test_deploy_reviews_breaking_changes_before_activation(page: Any, studio_ser
     assert "1 added · 1 removed · 1 changed" in page.locator(".hm-diff-summary").first.inner_text()
     page.wait_for_timeout(400)
     shot(page, "graph-diff")
+
+    # rolling back to 1 drops 'audit': the same review, the same confirmation
+    page.locator(".hm-activate-version select").select_option("1")
+    rollback = wait_for(lambda: (lambda t: t if "breaking change(s)" in t else None)(text(page, ".hm-activate-html")),
+                        what="the roll back's review")
+    assert "activity 'audit' (graph 'demo.greet') was removed" in rollback
+    assert button(page, ".hm-activate").is_disabled() and "Activate version 1" in button(page, ".hm-activate").inner_text()
     assert not page.errors, page.errors
