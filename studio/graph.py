@@ -170,14 +170,14 @@ class GraphView:
         per mark, at a point that is not a number, so that only the legend draws it."""
         items = []
         for mark, label in DIFF_LABELS.items():
-            sample = fig.scatter(x=[math.nan], y=[math.nan], marker="square", size=12, fill_color=DIFF_COLORS[mark],
-                                 line_color=DIFF_LINES.get(mark, "#94a3b8"), line_width=1.6,
-                                 line_dash="dashed" if mark == "removed" else "solid",
-                                 fill_alpha=GHOST_ALPHA if mark == "removed" else 1.0)
+            sample = fig.rect(x=[math.nan], y=[math.nan], width=1, height=1, fill_color=DIFF_COLORS[mark],
+                              line_color=DIFF_LINES.get(mark, "#94a3b8"), line_width=1.6,
+                              line_dash="dashed" if mark == "removed" else "solid",
+                              fill_alpha=GHOST_ALPHA if mark == "removed" else 1.0)
             items.append(LegendItem(label=label, renderers=[sample]))
         legend = Legend(items=items, name=f"{self.name}-legend", location="top_left", orientation="horizontal",
                         visible=False, background_fill_alpha=0.85, label_text_font_size="11px",
-                        glyph_width=14, glyph_height=14, spacing=10, margin=4)
+                        glyph_width=22, glyph_height=13, spacing=10, margin=4)
         fig.add_layout(legend, "center")
         return legend
     def _watch_ranges(self, fig: Any) -> None:
