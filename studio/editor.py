@@ -362,6 +362,7 @@ class EditorView:
                 plan = await self.mesh.review(await self.mesh.source(review.version) or "")
                 current = await self.mesh.compiled(active) if active is not None else None
                 self.review.show(build_review(plan, current), deployed=True)
+                self.active_app = current
                 self._say("warning", f"The active version is now {active}, not {review.active}: "
                                      "the review was made again, check it before activating.")
                 return

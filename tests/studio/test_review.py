@@ -164,6 +164,7 @@ async def test_activate_reviews_again_when_the_active_version_moved(mesh: Any) -
     review = editor.review.review
     assert review is not None and review.active == "3" and review.breaking == ()
     assert "review was made again" in editor.outcome.object
+    assert editor.active_app is not None and editor.active_app.version == "3"
     assert not editor.review.confirm.value and not editor.review.activate_button.disabled
 
 
