@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run studio test lint typecheck bench chaos soak fuzz clean
+.PHONY: run studio test test-cluster lint typecheck bench chaos soak fuzz clean
 
 $(STAMP): pyproject.toml
 	bash scripts/bootstrap.sh $(VENV)
@@ -21,8 +21,19 @@ run: $(STAMP)
 studio: $(STAMP)
 	$(STUDIO)
 
+# The whole suite on one Redis, then the engine scenarios (S1-S25), the example apps, the fault
+# battery and the quorum activation again on a real three-master Redis Cluster (sharded app).
+CLUSTER_TESTS := tests/engine/test_scenarios_basic.py tests/engine/test_control_flow.py \
+	tests/engine/test_interrupts_signals.py tests/engine/test_versions.py tests/engine/test_example_apps.py \
+	tests/engine/test_guards.py tests/engine/test_dead_letters.py tests/fault/test_faults.py \
+	tests/fault/test_fleet_versions.py
+
 test: $(STAMP)
 	$(PY) -m pytest -q
+	$(MAKE) test-cluster
+
+test-cluster: $(STAMP)
+	HMSH_TEST_REDIS=cluster $(PY) -m pytest -q $(CLUSTER_TESTS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check hotmesh_core tests bench studio

@@ -211,6 +211,10 @@ class Keys:
     def lease(self, role: str, shard: int | None = None) -> str:
         return f"{self.prefix}w:{self.tags[shard] if shard is not None else ''}{role}"
 
+    def scout_lease(self, shard: int = 0) -> str:
+        """The time scout's lease of one shard (``w:time`` unsharded)."""
+        return self.lease("time", shard if self.shards > 1 else None)
+
     def throttles(self) -> str:
         return f"{self.prefix}r:"
 

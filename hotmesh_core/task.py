@@ -40,7 +40,7 @@ class TimeScout:
         self.shard = shard
         keys = hm.keys
         # the lease, the timers and the stream share the shard's hash tag: one script, one slot
-        self.script_keys = [keys.lease(ROLE, shard if keys.shards > 1 else None), keys.timers(shard),
+        self.script_keys = [keys.scout_lease(shard), keys.timers(shard),
                             keys.engine_stream_of(shard)]
         self.store = hm.store
         self.lease_ms = int(hm.settings.scout_lease_seconds * 1000)

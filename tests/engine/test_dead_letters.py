@@ -29,7 +29,7 @@ async def test_a_replayed_dead_letter_is_handled_and_a_discarded_one_is_gone(mes
     # the job's first worker has no consumer yet: its message waits in the worker stream
     hm = await mesh(PARALLEL, workers={"work.do.more": more_world})
     jid = await hm.pub("seq.test", {"a": "hello"})
-    work = hm.keys.worker_stream("work.do")
+    work = hm.keys.worker_stream("work.do", jid)
     await assert_eventually(lambda: sync_redis.xlen(work) == 1)
     [(message_id, fields)] = sync_redis.xrange(work)
     sync_redis.xreadgroup(WORKER_GROUP, "operator", {work: ">"})

@@ -57,7 +57,7 @@ async def test_an_idle_engine_polls_no_timers_and_holds_no_lease(server, app_id:
         spent = commands(client) - before - 1         # less this INFO itself
         seconds = time.monotonic() - began
         assert hm.scout.polls == polls, "the scout polled with no timer anywhere"
-        assert client.exists(hm.keys.lease("time")) == 0
+        assert client.exists(*[hm.keys.scout_lease(n) for n in hm.keys.shard_ids]) == 0
         # the only commands: at most one blocking read renewed and one reclaim (XAUTOCLAIM)
         assert spent <= 3, f"{spent} commands in {seconds:.1f} s idle"
     finally:
@@ -69,16 +69,17 @@ async def test_timers_fire_on_time_and_the_lease_goes_when_they_are_done(server,
     client = redis.Redis.from_url(server.url, decode_responses=True)
     first = await started(server.url, app_id)
     second = await started(server.url, app_id)
-    lease = first.keys.lease("time")
+    leases = [first.keys.scout_lease(n) for n in first.keys.shard_ids]       # one per shard
     try:
         await first.activate(await first.deploy(NAP.replace("{APP}", app_id)))
         await asyncio.sleep(0.3)
-        assert client.exists(lease) == 0
+        assert client.exists(*leases) == 0
         # the timer is registered by whichever engine takes the trigger; each nudges its own scout
         began = time.monotonic()
         jobs = [await (first if i % 2 else second).pub(f"{app_id}.nap", {"s": 2}) for i in range(6)]
         await asyncio.sleep(0.3)
-        assert client.get(lease) in (first.guid, second.guid), "no scout took the lease for a near timer"
+        held = {client.get(lease) for lease in leases} - {None}
+        assert held and held <= {first.guid, second.guid}, "no scout took the lease for a near timer"
         for jid in jobs:
             while (await first.get_state(f"{app_id}.nap", jid)).get("data", {}).get("slept") is not True:
                 assert time.monotonic() - began < 2 + 1 + 3, f"timer of {jid} late"
@@ -87,7 +88,7 @@ async def test_timers_fire_on_time_and_the_lease_goes_when_they_are_done(server,
         assert fired_at >= 2, "a timer fired early"
         # nothing left near: the holder gives the lease up at its next poll (within fidelity)
         deadline = time.monotonic() + 3
-        while client.exists(lease):
+        while client.exists(*leases):
             assert time.monotonic() < deadline, "the lease outlived the last timer"
             await asyncio.sleep(0.05)
     finally:
@@ -103,7 +104,8 @@ async def test_a_dead_holder_hands_over_within_one_lease(server, app_id: str) ->
     hm = await started(server.url, app_id, scout_lease_seconds=2)
     try:
         await hm.activate(await hm.deploy(NAP.replace("{APP}", app_id)))
-        client.set(hm.keys.lease("time"), "a-dead-process", px=2000)
+        for n in hm.keys.shard_ids:
+            client.set(hm.keys.scout_lease(n), "a-dead-process", px=2000)
         began = time.monotonic()
         jid = await hm.pub(f"{app_id}.nap", {"s": 1})
         while (await hm.get_state(f"{app_id}.nap", jid)).get("data", {}).get("slept") is not True:

@@ -157,7 +157,8 @@ async def test_throttle_persists_for_processes_that_start_later(mesh, redis_url,
     await hm.throttle(-1, topic="ver.work")
     late = await HotMesh.init(app_id, redis_url, workers=[Worker("ver.work", work)], settings=fast_settings())
     try:
-        throttles = {r.stream.rsplit(":", 1)[-1] or "engine": r.throttle_ms for r in late.routers}
+        throttles = {"engine" if r.group == "ENGINE" else late.keys.worker_topic(r.stream): r.throttle_ms
+                     for r in late.routers}
         assert throttles == {"engine": 25, "ver.work": 2147483647}
     finally:
         await late.stop()

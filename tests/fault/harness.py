@@ -16,6 +16,8 @@ from typing import Any
 
 import redis
 
+from hotmesh_core.keys import Keys
+
 from ..helpers import backlog
 
 RUNNER = Path(__file__).with_name("runner.py")
@@ -125,14 +127,31 @@ class Report:
                 f"pending={self.pending_entries} stream={self.stream_entries}")
 
 
+_KEYS: dict[str, Keys] = {}
+
+
+def app_keys(client: redis.Redis, app: str) -> Keys:
+    """The ``Keys`` of ``app`` with its recorded shard count (a sharded app's job keys carry a tag)."""
+    if app not in _KEYS:
+        shards = client.hget(f"hmsh:{app}:a:", "shards")
+        if shards is None:
+            return Keys(app)
+        _KEYS[app] = Keys(app, shards=int(shards))
+    return _KEYS[app]
+
+
+def job_key(client: redis.Redis, app: str, jid: str) -> str:
+    return app_keys(client, app).job(jid)
+
+
 def job_done(client: redis.Redis, app: str, jid: str) -> bool:
-    return client.hget(f"hmsh:{app}:j:{jid}", ":") == "0"
+    return client.hget(job_key(client, app, jid), ":") == "0"
 
 
 def all_done(client: redis.Redis, app: str, jids: list[str]) -> bool:
     with client.pipeline(transaction=False) as pipe:
         for jid in jids:
-            pipe.hget(f"hmsh:{app}:j:{jid}", ":")
+            pipe.hget(job_key(client, app, jid), ":")
         return all(v == "0" for v in pipe.execute())
 
 
@@ -144,8 +163,8 @@ def job_hashes(client: redis.Redis, app: str, jids: list[str],
         part = jids[start:start + chunk]
         with client.pipeline(transaction=False) as pipe:
             for jid in part:
-                pipe.hgetall(f"hmsh:{app}:j:{jid}")
-                pipe.hgetall(f"hmsh:{app}:j:{jid}-c")
+                pipe.hgetall(job_key(client, app, jid))
+                pipe.hgetall(job_key(client, app, f"{jid}-c"))
             replies = pipe.execute()
         yield from zip(part, replies[::2], replies[1::2], strict=True)
 

@@ -19,14 +19,15 @@ from hotmesh_core import HotMesh, RedisServer
 
 from ..conftest import fast_settings
 from ..helpers import assert_eventually, backlog
-from .harness import EXPECTED, FAULT_APP, Fleet, all_done, check
+from .harness import EXPECTED, FAULT_APP, Fleet, all_done, app_keys, check, job_key
 
 
 def worker_pending(client: redis.Redis, app: str) -> int:
     total = 0
     for topic in ("f.one", "f.two"):
-        for group in client.xinfo_groups(f"hmsh:{app}:x:{topic}"):
-            total += int(group["pending"])
+        for stream in app_keys(client, app).worker_streams(topic):
+            for group in client.xinfo_groups(stream):
+                total += int(group["pending"])
     return total
 
 
@@ -111,7 +112,7 @@ async def test_poison_messages_among_healthy_jobs(mesh, fleet, sync_redis, app_i
     fleet.start("engine")
     fleet.start("worker")
     workers = [fleet.start("worker", topics="f.poison")]
-    engine_stream = hm.keys.engine_stream()
+    engine_stream = hm.keys.engine_stream()     # (a message for another shard's job is sent on)
     sync_redis.xadd(engine_stream, {"message": "{not json"})
     jids = await publish(hm, count // 2, "h")
     gid = sync_redis.hget(hm.keys.job(jids[0]), "m/gid")
@@ -176,7 +177,7 @@ async def test_redis_killed_and_restarted_during_load(app_id, tmp_path) -> None:
             except Exception:
                 refused += 1
         # right away (completed jobs expire later): a job whose hash is gone was lost with the AOF
-        missing = {jid for jid, _ in accepted if not client.exists(f"hmsh:{app_id}:j:{jid}")}
+        missing = {jid for jid, _ in accepted if not client.exists(job_key(client, app_id, jid))}
         in_window = {jid for jid, at in accepted if killed_at - AOF_WINDOW <= at <= killed_at}
         assert missing <= in_window, f"lost outside the AOF window: {sorted(missing - in_window)}"
         kept = [jid for jid, _ in accepted if jid not in missing]
