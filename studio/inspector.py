@@ -73,8 +73,8 @@ def inspector_html(activity: Activity | None, aid: str, export: dict[str, Any] |
     for number, run in enumerate(reversed(runs), 1):
         started, updated = parse_ts(run.get("created")), parse_ts(run.get("updated"))
         duration = f"{updated - started} ms" if started is not None and updated is not None else "—"
-        rows = [("address", run.get("dad")), ("started", _clock(run.get("created"))),
-                ("updated", _clock(run.get("updated"))), ("duration", duration)]
+        rows = [("address", run.get("dad")), ("started", clock(run.get("created"))),
+                ("updated", clock(run.get("updated"))), ("duration", duration)]
         table = "".join(f"<tr><td>{k}</td><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
         parts.append(f"<div class='hm-card-title'>Execution {len(runs) - number + 1}</div>"
                      f"<table class='hm-kv'>{table}</table>")
@@ -102,7 +102,7 @@ def _json(value: Any) -> Any:
     return value
 
 
-def _clock(value: str | None) -> str:
+def clock(value: str | None) -> str:
     """``20250101120000.123`` -> ``2025-01-01 12:00:00.123 UTC``."""
     if not value or len(value) < 14:
         return value or "—"
