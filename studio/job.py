@@ -25,7 +25,7 @@ from .graph import GraphView
 from .inspector import activity_yaml, inspector_html
 from .mesh import Mesh
 from .model import graph_model
-from .resume import ResumePanel, history_html
+from .resume import ResumePanel, attempt_rows, history_html
 from .runtime import describe_error
 from .status import JobState
 from .theme import AlertType, legend_html
@@ -185,7 +185,7 @@ class JobView:
         running = self.state.job_status == "running"
         if not events:
             if running and self._ticks % 5 == 0:
-                self.timeline.update(self.state.timeline())    # running bars grow
+                self.timeline.update(self._timeline_rows())    # running bars grow
             return
         changed = self.state.apply(events)
         self.events_applied += len(events)
@@ -212,7 +212,7 @@ class JobView:
             return
         aids = [n.id for n in self.graph.model.nodes]
         self.graph.set_statuses(self.state.statuses(aids))
-        self.timeline.update(self.state.timeline())
+        self.timeline.update(self._timeline_rows())
         self.header.object = self._header_html()
         self.interrupt_button.disabled = self.state.job_status != "running" or self.read_only
         self.rerun_button.disabled = self.state.job_status == "running" or self.read_only
@@ -220,6 +220,11 @@ class JobView:
         self.history.object = history_html(self.export)
         if self.graph.selected:
             self._show_inspector(self.graph.selected)
+
+    def _timeline_rows(self) -> list[dict[str, Any]]:
+        """The executions, and the failed attempts resumes replaced (from the run's history)."""
+        assert self.state is not None
+        return sorted(attempt_rows(self.export) + self.state.timeline(), key=lambda r: (r["start"], r["dad"]))
 
     def _header_html(self) -> str:
         assert self.state is not None

@@ -17,6 +17,7 @@ from typing import Any
 import panel as pn
 
 from .inspector import clock
+from .status import parse_ts
 from .theme import AlertType
 
 ResumeAction = Callable[[str, dict[str, Any] | None], Awaitable[None]]
@@ -119,3 +120,19 @@ def history_html(export: dict[str, Any] | None) -> str:
     if not parts:
         return "<div class='hm-history hm-muted'>No resume or re-run yet.</div>"
     return "<ul class='hm-history'>" + "".join(parts) + "</ul>"
+
+
+def attempt_rows(export: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Gantt rows (``JobState.timeline`` shape) for the failed attempts a resume replaced, so the
+    timeline shows the failed attempt and the one that followed on the same row."""
+    rows = []
+    for record in (export or {}).get("history") or []:
+        failed = record.get("failed") if record.get("kind") == "resume" else None
+        if not failed:
+            continue
+        start, end = parse_ts(failed.get("created")), parse_ts(failed.get("updated"))
+        if start is None:
+            continue
+        rows.append({"aid": record.get("activity"), "dad": failed.get("address"), "start": start,
+                     "end": max(end or start, start + 1), "status": "failed"})
+    return rows

@@ -14,7 +14,7 @@ import pytest
 
 from ..helpers import stop_process
 from .conftest import RequestLog, StudioServer, require_browser, shot, start_studio
-from .pages import open_studio, statuses, text, wait_for
+from .pages import open_studio, source_data, statuses, text, wait_for
 from .test_browser import job_status, start_json
 
 pytestmark = pytest.mark.browser
@@ -113,6 +113,9 @@ def test_resume_a_failed_run_from_its_failed_step_then_rerun_it(pay_page: Any, p
     assert "resumed from charge" in history and "edited input" in history and '"amount": 80' in history
     assert "card limit is 100, asked 250" in history                      # the failed attempt is kept
     assert not page.locator(".hm-resume-form").is_visible()                # nothing left to resume
+    gantt = wait_for(lambda: source_data(page, "gantt-bars", "aid", "status"), what="timeline")
+    charge = [status for aid, status in zip(gantt["aid"], gantt["status"], strict=True) if aid == "charge"]
+    assert charge == ["failed", "done"], gantt                             # the failed attempt, then the resumed one
     time.sleep(0.3)
     shot(page, "resumed-from-failed-step")
 
