@@ -29,7 +29,6 @@ from . import messages as msgs
 from .activities import trigger
 from .activities.legs import read_state
 from .activities.steps import dispatch, seed_children
-from .context import SEEDED
 from .engine import Engine
 from .errors import JobNotFailedError, JobNotFoundError, ValidationError
 from .exporter import HISTORY_FIELD, RERUN_MARKER

@@ -62,7 +62,7 @@ class ResumePanel:
         self.button.disabled = disabled
         if not runs:
             return
-        inputs = {}
+        inputs: dict[str, Any] = {}
         for run in runs:
             inputs.setdefault(run["aid"], run.get("input"))
         changed = inputs != self._inputs

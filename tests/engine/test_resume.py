@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from hotmesh_core import (
+    PARK,
     JobNotFailedError,
     JobNotFoundError,
-    PARK,
     ValidationError,
     WorkerMessage,
     WorkerResponse,
