@@ -92,7 +92,8 @@ class ResumePanel:
             self._say("Invalid input: it must be a JSON object", "danger")
             return
         original = self._inputs.get(aid)
-        await self._action(aid, None if data == original else data)
+        unchanged = data == (original if original is not None else {})   # None: its input is mapped again
+        await self._action(aid, None if unchanged else data)
 
 
 def history_html(export: dict[str, Any] | None) -> str:

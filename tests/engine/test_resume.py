@@ -236,3 +236,96 @@ async def test_rerun_starts_a_linked_job_with_the_same_or_edited_input(mesh) -> 
     assert (await done(hm, edited["jid"]))["data"] == {"b": "yo world!"}
     with pytest.raises(JobNotFoundError):
         await hm.rerun("no-such-job")
+
+
+AWAITS = """
+app:
+  id: {APP}
+  version: '1'
+  graphs:
+    - subscribes: parent.start
+      expire: 120
+      activities:
+        p0: { type: trigger }
+        p1:
+          type: await
+          topic: child.start
+          input: { maps: { n: '{p0.output.data.n}' } }
+          job: { maps: { r: '{$self.output.data.r}' } }
+      transitions:
+        p0: [ { to: p1 } ]
+    - subscribes: child.start
+      expire: 120
+      activities:
+        c0: { type: trigger }
+        c1:
+          type: worker
+          topic: work.child
+          input: { maps: { n: '{c0.output.data.n}' } }
+          job: { maps: { r: '{$self.output.data.y}' } }
+      transitions:
+        c0: [ { to: c1 } ]
+"""
+
+
+async def test_resume_an_await_starts_a_new_child_with_the_edited_input(mesh) -> None:
+    async def child(message: WorkerMessage) -> Any:
+        if message.data["n"] > 5:
+            return WorkerResponse(status="error", code=422, data={"message": "too big"})
+        return {"y": message.data["n"] * 10}
+
+    hm = await mesh(AWAITS, workers={"work.child": child})
+    jid = await hm.pub("parent.start", {"n": 9})
+
+    async def failed() -> bool:
+        raw = await hm.get_raw(jid)
+        return raw.get(":") == "0" and bool(raw.get(JobFields.meta("err")))
+
+    await assert_eventually(failed)
+    resumed = await hm.resume(jid, data={"n": 2})
+    assert resumed["activity"] == "p1" and resumed["input"] == {"n": 2}
+
+    async def finished() -> dict[str, Any] | None:
+        raw = await hm.get_raw(jid)
+        return await hm.get_state("parent.start", jid) if raw.get(":") == "0" and not raw.get("m/err") else None
+
+    assert (await assert_eventually(finished))["data"] == {"r": 20}
+
+
+MAPPING = """
+app:
+  id: {APP}
+  version: '1'
+  graphs:
+    - subscribes: map.start
+      expire: 120
+      activities:
+        m0: { type: trigger }
+        m1:
+          type: hook
+          job:
+            maps:
+              half: { '@pipe': [ [ '{m0.output.data.text}' ], [ '{@json.parse}' ] ] }
+      transitions:
+        m0: [ { to: m1 } ]
+"""
+
+
+async def test_resume_reruns_leg1_of_an_activity_whose_mapping_failed(mesh) -> None:
+    """A hook whose mapping fails has no input to edit: resume sends it a transition, its leg 1
+    runs again (and fails again here, deterministically); an edited input is refused."""
+    hm = await mesh(MAPPING)
+    jid = await hm.pub("map.start", {"text": "not json"})
+
+    async def failed() -> bool:
+        raw = await hm.get_raw(jid)
+        return raw.get(":") == "0" and bool(raw.get(JobFields.meta("err")))
+
+    await assert_eventually(failed)
+    with pytest.raises(ValidationError, match="only a worker's or an await's input can be edited"):
+        await hm.resume(jid, data={"text": "x"})
+    resumed = await hm.resume(jid)
+    assert resumed["activity"] == "m1" and resumed["input"] is None
+    await assert_eventually(failed)
+    assert len((await hm.export(jid))["history"]) == 1
+    assert (await hm.get_raw(jid))[":done"] == "1"
