@@ -9,7 +9,8 @@ child start of an await, or a ``transition`` for any other activity, whose leg 1
 From there the job runs as usual: the exactly-once ledger takes the new attempt's reply, later
 activities run, and the completion tells ``pubsub``/``sub`` listeners again. The script's guards
 (semaphore, ``m/err``, ledger and generation unchanged since they were read) make a resume apply
-once even when two are asked at the same time.
+once even when two are asked at the same time. The job gets a new generation id (``m/gid``), so a
+message minted for the failed attempt that arrives late is dropped like any stale message.
 
 Re-run: a new job of the same graph (the active version) with the original trigger input, edited
 or not; the new job carries the marker ``-rerun_of`` from its creation, and both jobs get a
@@ -36,6 +37,7 @@ from .keys import JobFields, check_id
 from .seam import script
 from .serializer import dumps
 from .store import StepSpec
+from .util import guid as new_guid
 from .util import parent_dad, timestamp, with_index
 
 RESUME = script("resume")
@@ -131,8 +133,12 @@ async def resume(engine: Engine, jid: str, activity: str | None = None, data: di
     if found is None:
         raise JobNotFoundError(f"Job {jid} not found", job_id=jid)
     index, definition, state = found
-    gid = state.meta["gid"]
+    # a new generation: any message minted for the failed attempt (a late reply, a stale retry)
+    # carries the old gid and is dropped by the gid guard of every step
+    old_gid, gid = state.meta["gid"], new_guid()
+    state.meta["gid"] = gid
     ctx = state.ctx
+    ctx["$job"]["metadata"]["gid"] = gid
     ctx[aid] = ctx["$self"] = {}                     # a new attempt: new created time
     spec = StepSpec(engine.keys.job(jid))
     if definition.type in ("worker", "await"):
@@ -153,11 +159,12 @@ async def resume(engine: Engine, jid: str, activity: str | None = None, data: di
     else:
         hdel.append(err_field)
     spec.hset[JobFields.meta("ju")] = now
+    spec.hset[JobFields.meta("gid")] = gid
     record = {"kind": "resume", "at": now, "activity": aid, "dad": dad, "input": given, "edited": edited,
               "by": by, "failed": {k: target[k] for k in ("address", "error", "input", "output", "created",
                                                          "updated")}}
     body: dict[str, Any] = {
-        "history": [HISTORY_FIELD, dumps(record)], "gid": gid, "sem": raw[JobFields.SEMAPHORE],
+        "history": [HISTORY_FIELD, dumps(record)], "gid": old_gid, "sem": raw[JobFields.SEMAPHORE],
         "err": raw[err_field], "ledger": [JobFields.ledger(aid, dad), str(target["ledger"])], "hdel": hdel,
         "hset": [x for kv in spec.hset.items() for x in kv], "delta": "1",
         "xadd": [[_key_index(spec, stream), message] for stream, message in spec.xadd],

@@ -4,8 +4,10 @@
 -- KEYS[2..] streams the resumed activity's message goes to (referenced by index below)
 -- ARGV[1]   JSON spec; numbers travel as strings so that 15-digit ledgers stay exact:
 --   history  [field, json]  append the JSON record to the JSON array in that field (always)
---   note     "1"           only append the record (a re-run link): the job must exist -> else {'gone'}
---   gid      "..."         the job must have this generation id            -> else {'gone'}
+--   (always)               the job must exist                              -> else {'gone'}
+--   note     "1"           only append the record (a re-run link)
+--   gid      "..."         the job must still have this generation id (a resume gives it a new one:
+--                          messages of the failed attempt are then dropped) -> else {'conflict', 'gid', ''}
 --   sem      "S"           the semaphore must still be S (the job ended)   -> else {'conflict', 'sem', now}
 --   err      "..."         m/err must still be this value (the same failure) -> else {'conflict', 'err', ''}
 --   ledger   [f, expect]   the failed activity's ledger must still be this  -> else {'conflict', 'ledger', now}
@@ -38,12 +40,15 @@ end
 
 local ledger_field = spec.ledger and spec.ledger[1] or ':'
 local head = redis.call('HMGET', job, ':', 'm/gid', 'm/err', ledger_field)
-if not head[1] or (spec.gid and head[2] ~= spec.gid) then
+if not head[1] then
   return {'gone'}
 end
 if spec.note then
   append_history()
   return {'ok', head[1]}
+end
+if spec.gid and head[2] ~= spec.gid then
+  return {'conflict', 'gid', ''}
 end
 if spec.sem and head[1] ~= spec.sem then
   return {'conflict', 'sem', head[1]}

@@ -329,3 +329,27 @@ async def test_resume_reruns_leg1_of_an_activity_whose_mapping_failed(mesh) -> N
     await assert_eventually(failed)
     assert len((await hm.export(jid))["history"]) == 1
     assert (await hm.get_raw(jid))[":done"] == "1"
+
+
+async def test_a_late_message_of_the_failed_attempt_is_dropped(mesh) -> None:
+    """Resume starts a new generation: a reply minted for the failed attempt (old gid) that
+    arrives after the resume does not complete the resumed activity; the new attempt's does."""
+    attempts: list[WorkerMessage] = []
+
+    async def fail_then_park(message: WorkerMessage) -> Any:
+        attempts.append(message)
+        if len(attempts) == 1:
+            return WorkerResponse(status="error", code=500, data={"message": "boom"})
+        return PARK
+
+    hm = await mesh(FLAKY, workers={"work.first": first, "work.flaky": fail_then_park})
+    jid = await failed_job(hm)
+    await hm.resume(jid)
+    await assert_eventually(lambda: len(attempts) == 2)
+    old, new = attempts[0].metadata, attempts[1].metadata
+    assert old["gid"] != new["gid"] and old["dad"] == new["dad"]
+    await hm.add({"metadata": {k: old[k] for k in ("jid", "gid", "dad", "aid")}, "data": {"y": "stale"}})
+    await asyncio.sleep(0.5)
+    assert await hm.get_status(jid) == 1                     # still waiting for the new attempt
+    await hm.add({"metadata": {k: new[k] for k in ("jid", "gid", "dad", "aid")}, "data": {"y": "fresh"}})
+    assert (await done(hm, jid))["data"] == {"b": "fresh"}
