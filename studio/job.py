@@ -183,6 +183,10 @@ class JobView:
             return
         events = self.feed.drain()
         running = self.state.job_status == "running"
+        if events and self.state.job_status == "failed":   # a failed run moving again: resumed elsewhere
+            self.events_applied += len(events)
+            await self.refresh()
+            return
         if not events:
             if running and self._ticks % 5 == 0:
                 self.timeline.update(self._timeline_rows())    # running bars grow
@@ -203,6 +207,8 @@ class JobView:
         except Exception as exc:  # noqa: BLE001 - e.g. the job expired while open
             self.message.object, self.message.visible = describe_error(exc), True
             return
+        if len(export.get("history") or []) != len((self.export or {}).get("history") or []):
+            self.state = JobState(self.jid)     # resumed: statuses move back, which merges never do
         self.export = export
         self.state.load_export(export)
         self._render()

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from hotmesh_core.sync import SyncHotMesh
+
 from ..helpers import stop_process
 from .conftest import RequestLog, StudioServer, require_browser, shot, start_studio
 from .pages import open_studio, source_data, statuses, text, wait_for
@@ -85,7 +87,8 @@ def pay_page(browser: Any, pay_studio: StudioServer) -> Iterator[Any]:
     assert not requests.outside(), f"requests left 127.0.0.1: {requests.outside()}"
 
 
-def test_resume_a_failed_run_from_its_failed_step_then_rerun_it(pay_page: Any, pay_studio: StudioServer) -> None:
+def test_resume_a_failed_run_from_its_failed_step_then_rerun_it(pay_page: Any, pay_studio: StudioServer,
+                                                                redis_url: str) -> None:
     page = pay_page
     open_studio(page, pay_studio.url, PAY)
     start_json(page, "pay.start", json.dumps({"amount": 250, "card": "visa"}))
@@ -123,5 +126,15 @@ def test_resume_a_failed_run_from_its_failed_step_then_rerun_it(pay_page: Any, p
     wait_for(lambda: page.locator(".hm-job-id input").input_value() not in ("", jid), what="re-run opened")
     wait_for(lambda: job_status(page) == "failed", what="re-run fails again (amount 250)")
     wait_for(lambda: f"re-run of job {jid}" in text(page, ".hm-history-pane"), what="re-run link")
+
+    copy = page.locator(".hm-job-id input").input_value()                 # resumed from elsewhere (the API)
+    client = SyncHotMesh(PAY, redis_url, engine=False)
+    try:
+        client.resume(copy, data={"amount": 10})
+    finally:
+        client.stop()
+    wait_for(lambda: job_status(page) == "done", what="the open view follows a resume made elsewhere")
+    wait_for(lambda: set(statuses(page).values()) == {"done"}, what="every step of the copy done")
+    assert "resumed from charge" in text(page, ".hm-history-pane")
     assert not page.errors
 
