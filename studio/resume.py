@@ -41,12 +41,12 @@ class ResumePanel:
         self._action = action
         self._say = say
         self._inputs: dict[str, Any] = {}
-        self.activity = pn.widgets.Select(name="Failed activity", options=[], width=200,
+        self.activity = pn.widgets.Select(label="Failed activity", options=[], width=200,
                                           css_classes=["hm-resume-activity"])
-        self.editor = pn.widgets.TextAreaInput(name="Input (JSON): edit it, or resume with it as it was",
+        self.editor = pn.widgets.TextAreaInput(label="Input (JSON): edit it, or resume with it as it was",
                                                value="{}", height=130, sizing_mode="stretch_width",
                                                css_classes=["hm-resume-input"])
-        self.button = pn.widgets.Button(name="Resume", button_type="success", width=220,
+        self.button = pn.widgets.Button(label="Resume", color="success", width=220,
                                         css_classes=["hm-resume"])
         self.activity.param.watch(self._on_activity, "value")
         self.button.on_click(self._clicked)
@@ -75,14 +75,15 @@ class ResumePanel:
 
     def _on_activity(self, *_: Any) -> None:
         aid = self.activity.value
-        self.button.name = f"Resume from {aid}" if aid else "Resume"
-        self.editor.value = _pretty(self._inputs.get(aid or ""))
+        self.button.label = f"Resume from {aid}" if aid else "Resume"
+        text = _pretty(self._inputs.get(aid or ""))
+        self.editor.param.update(value=text, value_input=text)     # no stale typing left behind
 
     async def _clicked(self, _event: Any = None) -> None:
         aid = self.activity.value
         if not aid:
             return
-        text = self.editor.value_input if self.editor.value_input is not None else self.editor.value
+        text = self.editor.value_input or self.editor.value       # typed (live), else the value
         try:
             data = json.loads(text or "{}")
         except ValueError as exc:
