@@ -34,6 +34,7 @@ from .errors import (
     RedisOutOfMemoryError,
     RedisPermissionError,
     RedisTimeoutError,
+    ShardConfigError,
     StaleReadError,
     TopicNotFoundError,
     ValidationError,
@@ -49,7 +50,7 @@ __all__ = [
     "JobCompletedError", "JobError", "JobLimitError", "JobNotFailedError", "JobNotFoundError", "JobTimeoutError", "ManifestError",
     "PayloadError", "PayloadTooLargeError", "PipeError", "Plan", "QuorumError", "RedisAuthError", "RedisCommandError", "RedisConfigError",
     "RedisError", "RedisOutOfMemoryError", "RedisPermissionError", "RedisServer", "RedisTimeoutError",
-    "Settings", "StaleReadError", "SyncHotMesh", "TopicNotFoundError", "ValidationError", "VersionInfo", "VersionNotFoundError",
+    "Settings", "ShardConfigError", "StaleReadError", "SyncHotMesh", "TopicNotFoundError", "ValidationError", "VersionInfo", "VersionNotFoundError",
     "PARK", "Worker", "WorkerMessage", "WorkerResponse",
 ]
 __version__ = "0.1.0"          # the one place the version is written (pyproject reads it)

@@ -326,6 +326,12 @@ class ClusterRedis:
         self._children: list[ClusterRedis] = []
 
     # -- nodes -------------------------------------------------------------------------------------
+    async def masters(self) -> list[str]:
+        """The masters' addresses (``host:port``), sorted."""
+        if not self._map.ready:
+            await self.refresh()
+        return list(self._map.masters)
+
     def _wire(self, address: str) -> Wire:
         wire = self._wires.get(address)
         if wire is None:

@@ -52,8 +52,9 @@ class Settings:
     pubsub_timeout: float = 1.0
     #: lease (seconds) of the time-hook scout role; renewed by its holder
     scout_lease_seconds: float = 15.0
-    #: hash-slot shards for Redis Cluster (see keys.py); 1 = classic single-node layout
-    shards: int = 1
+    #: hash-slot shards (keys.py): 0 = the app's recorded count, else 1 on one Redis and one per master
+    #: on a Redis Cluster; fixed for an app's life once recorded (its job keys depend on it)
+    shards: int = field(default_factory=lambda: _env_int("HMSH_SHARDS", 0))
     #: quorum ping round delay (ms)
     quorum_delay_ms: int = 250
     #: how long (seconds) a command keeps retrying on new connections after Redis went away,

@@ -2,7 +2,8 @@
 
 A message lands here when it cannot be parsed, or when failing its activity is impossible (a
 message past the delivery cap whose job cannot be told). It is added and its original entry acked
-in one transaction, so it is in exactly one of the two places. Each entry keeps the raw message,
+in one transaction, so it is in exactly one of the two places (in a sharded app, where the two
+streams may sit on different Cluster nodes: added first, then acked). Each entry keeps the raw message,
 the stream it came from and the reason; ``replay`` puts the message back on its stream (and removes
 the dead letter, in one transaction), ``discard`` removes it.
 """
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ValidationError
-from .keys import Keys
+from .keys import Keys, tag_of
 from .seam import Redis, pairs
 
 log = logging.getLogger("hotmesh.deadletters")
@@ -51,9 +52,8 @@ class DeadLetters:
     async def add(self, stream: str, group: str, message_id: str, raw: str | None, reason: str) -> None:
         """Dead-letter the entry ``message_id`` of ``stream`` and ack it there, atomically."""
         log.error("dead-lettering %s from %s: %s", message_id, stream, reason)
-        await self.redis.transaction([
-            ["XADD", self.key, "*", "message", raw or "", "stream", stream, "reason", reason],
-            ["XACK", stream, group, message_id]])
+        await self._both(["XADD", self.key, "*", "message", raw or "", "stream", stream, "reason", reason],
+                         ["XACK", stream, group, message_id])
         if self.counted is not None:
             self.counted()
 
@@ -74,10 +74,18 @@ class DeadLetters:
             return None
         if not letter.message or not letter.stream:
             raise ValidationError(f"dead letter {letter_id} has no message or stream to replay to")
-        replies = await self.redis.transaction([["XADD", letter.stream, "*", "message", letter.message],
-                                                ["XDEL", self.key, letter_id]])
+        replies = await self._both(["XADD", letter.stream, "*", "message", letter.message],
+                                   ["XDEL", self.key, letter_id])
         new_id: str = replies[0]
         return new_id
+
+    async def _both(self, first: list[Any], second: list[Any]) -> list[Any]:
+        """Both commands in one transaction; when their keys are on different shards of a sharded
+        app (a shard's stream and the unsharded dead-letter stream), ``first`` then ``second``:
+        a crash in between repeats ``first`` on redelivery (at least once, never lost)."""
+        if tag_of(first[1]) == tag_of(second[1]):
+            return await self.redis.transaction([first, second])
+        return [await self.redis.call(*first), await self.redis.call(*second)]
 
     async def discard(self, letter_id: str) -> bool:
         _check(letter_id)

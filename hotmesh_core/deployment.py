@@ -70,8 +70,9 @@ async def deploy(store: Store, keys: Keys, source: str | Path) -> str:
     hooks = {topic: json.dumps([rule.__dict__]) for topic, rule in app.hooks.items()}
     await store.save_version(app.version, compiled, text, hooks)
     streams = [(stream, ENGINE_GROUP) for stream in keys.engine_streams()] + [
-        (keys.worker_stream(a.topic), WORKER_GROUP) for a in app.activities.values()
-        if a.type == "worker" and isinstance(a.topic, str) and not a.topic.startswith("{")]
+        (stream, WORKER_GROUP) for a in app.activities.values()
+        if a.type == "worker" and isinstance(a.topic, str) and not a.topic.startswith("{")
+        for stream in keys.worker_streams(a.topic)]
     for stream, group in streams:
         await ensure_group(store.redis, stream, group)
     return app.version

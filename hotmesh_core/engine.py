@@ -24,8 +24,8 @@ from .context import AppIndex, job_output
 from .deadletters import DeadLetters
 from .errors import AppNotFoundError, ValidationError, VersionNotFoundError
 from .faults import crash_point
-from .keys import ENGINE_GROUP, JobFields, Keys
-from .store import StepResult, StepSpec, Store
+from .keys import ENGINE_GROUP, JobFields, Keys, tag_of
+from .store import FORWARD, StepResult, StepSpec, Store
 from .tracing import Telemetry, observe
 from .util import now_ms
 
@@ -138,10 +138,13 @@ class Engine:
             await self.dead_letters.add(stream, ENGINE_GROUP, message_id, raw, str(exc))
 
     async def exhausted(self, stream: str, message_id: str, raw: str | None, deliveries: int) -> None:
-        """A message delivered more than the cap: fail its activity with code 999 (never loops)."""
+        """A message delivered more than the cap: fail its activity with code 999 (never loops); a
+        forward that could not be delivered goes to the dead letters (``replay`` sends it again)."""
         reason = f"stream message max delivery count exceeded ({deliveries})"
         try:
             message = msgs.parse(raw or "")
+            if message.get("type") == FORWARD:
+                raise ValidationError(f"forward to {message.get('to')} not delivered")
             await legs.fail_exhausted(self, message, (stream, ENGINE_GROUP, message_id), reason)
         except Exception as exc:  # noqa: BLE001 - whatever it is, it must not loop
             await self.dead_letters.add(stream, ENGINE_GROUP, message_id, raw, f"{reason}: {exc}")
@@ -151,7 +154,14 @@ class Engine:
         kind = message.get("type")
         self.counts[kind or "reentry"] = self.counts.get(kind or "reentry", 0) + 1
         ack = (stream, ENGINE_GROUP, message_id)
-        if self.telemetry is not None and kind != msgs.AWAIT:   # an await's span is its child's trigger
+        if self.keys.shards > 1 and kind not in (FORWARD, msgs.AWAIT):
+            # (an await runs on its child's shard: ``trigger.start_child`` routes it there)
+            jid = message["metadata"].get("jid")
+            if isinstance(jid, str) and jid and self.keys.shard_tag(jid) != tag_of(stream):
+                # on another shard's stream (added by hand): its step belongs to its job's shard
+                await self.store.add_and_ack(self.keys.engine_stream(jid), raw, ack)
+                return
+        if self.telemetry is not None and kind not in (msgs.AWAIT, FORWARD):   # an await's span: its child's trigger
             await self.telemetry.step(message, kind, self.activity_type(message),
                                       lambda: self._run(kind, message, ack))
         else:
@@ -166,7 +176,9 @@ class Engine:
         return activity.type if activity is not None else "unknown"
 
     async def _run(self, kind: str | None, message: dict[str, Any], ack: tuple[str, str, str]) -> None:
-        if kind == msgs.COMPLETE:
+        if kind == FORWARD:
+            await self.forward(message, ack)
+        elif kind == msgs.COMPLETE:
             await self.complete(message, ack)
         elif kind == msgs.AWAIT:
             await trigger.start_child(self, message, ack)
@@ -178,13 +190,25 @@ class Engine:
         else:
             await legs.leg2(self, message, ack)
 
+    async def forward(self, message: dict[str, Any], ack: tuple[str, str, str]) -> None:
+        """Deliver an outbox entry of this shard to its target shard (once: the target's marker),
+        then ack it. A crash in between redelivers it; the marker then makes the delivery a no-op."""
+        target, op, value = message.get("to"), message.get("op", "xadd"), message.get("value")
+        if not (isinstance(target, str) and target.startswith(self.keys.prefix) and op in ("xadd", "rpush", "del")
+                and isinstance(value, str)):
+            raise ValidationError(f"malformed forward message (to {target!r}, op {op!r})")
+        settings = self.settings
+        ttl = max(600, 4 * (settings.reclaim_delay_ms // 1000 + 1) * (settings.reclaim_count + 1))
+        await self.store.deliver(target, op, value, message["metadata"].get("guid") or "", ttl)
+        await self.store.ack(*ack)
+
     async def respond_here(self, message: dict[str, Any], ack: tuple[str, str, str]) -> bool:
         """Run leg 2 of a worker's response in this process, acking the worker's input inside the
         same atomic step, instead of sending the response through the engine stream: one message,
         one stream read and one step fewer per activity. False (send it the usual way) when this
-        engine is throttled or paused, when the two streams may be in different hash slots
-        (sharded layout) or when the step fails unexpectedly (the engine stream path retries it)."""
-        if self.keys.shards > 1 or self.throttled():
+        engine is throttled or paused, or when the step fails unexpectedly (the engine stream path
+        retries it). The worker stream is on the job's shard, so the step stays shard-local."""
+        if self.throttled():
             return False
         self.counts["response"] = self.counts.get("response", 0) + 1
         try:
@@ -231,8 +255,9 @@ class Engine:
             parent_meta = msgs.metadata(job_meta["pj"], job_meta.get("pg", ""), job_meta.get("pd", ""),
                                         job_meta["pa"], message_guid="R" + meta["guid"][1:],
                                         trc=job_meta.get("trc"), spn=job_meta.get("ps"))
-            commands.append(["XADD", self.keys.engine_stream(job_meta["pj"]), "*", "message", msgs.build(
-                parent_meta, type=msgs.RESULT, data=data, status=status, code=code)])
+            stream, result = self.store.outbox(ack[0], self.keys.engine_stream(job_meta["pj"]), msgs.build(
+                parent_meta, type=msgs.RESULT, data=data, status=status, code=code))
+            commands.append(["XADD", stream, "*", "message", result])
         if job_meta.get("ngn"):
             commands.append(["PUBLISH", self.keys.quorum_channel(job_meta["ngn"]),
                              msgs.build({"jid": jid}, type="job", topic=jid, job=output, emit=emit)])

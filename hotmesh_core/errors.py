@@ -125,6 +125,12 @@ class VersionNotFoundError(HotMeshError):
     code = 404
 
 
+class ShardConfigError(HotMeshError):
+    """A ``shards`` setting that differs from the app's recorded shard count (its job keys depend on it)."""
+
+    code = 409
+
+
 class TopicNotFoundError(HotMeshError):
     """No graph of the active version subscribes to this topic."""
 

@@ -26,7 +26,7 @@ from .activities import trigger
 from .activities.control import interrupt_job
 from .activities.hooks import webhook_message
 from .activities.stats import job_key_and_slice, slices
-from .cluster import connect
+from .cluster import ClusterRedis, connect
 from .compiler.model import CompiledApp
 from .config import Settings
 from .context import job_output
@@ -40,6 +40,7 @@ from .errors import (
     RedisCommandError,
     RedisConfigError,
     RedisPermissionError,
+    ShardConfigError,
     TopicNotFoundError,
     ValidationError,
 )
@@ -82,7 +83,8 @@ class HotMesh:
         self.engine: Engine | None = None
         self.routers: list[Router] = []
         self.workers: list[WorkerRunner] = []
-        self.scout: TimeScout | None = None
+        self.scout: TimeScout | None = None          # shard 0's (``scouts``: one per shard)
+        self.scouts: list[TimeScout] = []
         self.quorum = Quorum(self, engine=lambda: self.engine, routers=lambda: self.routers,
                              workers=lambda: self.workers)
         self.listener = Listener(redis.subscriber(), self.keys, self.guid, self.quorum.on_message,
@@ -104,8 +106,13 @@ class HotMesh:
         app's quorum and start the engine and the workers asked for. Raises ``ConnectionLostError``,
         ``RedisAuthError``... when Redis cannot be used; nothing is left running then."""
         settings = (settings or Settings()).with_options(**options)
-        hm = cls(app_id, connect(resolve_url(redis_url), reconnect_seconds=settings.reconnect_seconds),
-                 settings, guid)
+        redis = connect(resolve_url(redis_url), reconnect_seconds=settings.reconnect_seconds)
+        try:
+            shards = await _resolve_shards(redis, check_id("app id", app_id), settings)
+        except BaseException:
+            await redis.close()
+            raise
+        hm = cls(app_id, redis, settings.with_options(shards=shards), guid)
         try:
             await hm._start(engine, workers)
         except BaseException:
@@ -116,9 +123,6 @@ class HotMesh:
     async def _start(self, engine: bool, workers: Iterable[Worker]) -> None:
         await self.redis.call("PING")
         await self._check_eviction()
-        if await self.store.carry_over_registry():
-            log.info("app %s: registry moved from %s to %s", self.app_id,
-                     self.keys.legacy_app_registry(), self.keys.app_registry())
         self._unwatch = watch_loop(self.settings.stall_warning_seconds)
         await self.listener.start()
         if engine:
@@ -129,8 +133,9 @@ class HotMesh:
         for worker in workers:
             runner = WorkerRunner(self, worker, self._respond_here)
             self.workers.append(runner)
-            self.routers.append(Router(self.redis, runner.stream, WORKER_GROUP, self.guid, runner.handle,
-                                       self.settings, runner.exhausted, concurrency=worker.concurrency))
+            for stream in runner.streams:        # one per shard
+                self.routers.append(Router(self.redis, stream, WORKER_GROUP, self.guid, runner.handle,
+                                           self.settings, runner.exhausted, concurrency=worker.concurrency))
         throttles = pairs(await self.redis.call("HGETALL", self.keys.throttles()))
         for router in self.routers:
             if router.group == WORKER_GROUP:
@@ -141,11 +146,21 @@ class HotMesh:
                 router.set_throttle(int(initial))
             await router.start()
         if self.engine is not None and engine:
-            self.scout = TimeScout(self)
-            self.engine.on_timer = self.scout.nudge    # a step that registers a timer wakes the scout
-            self.scout.start()
+            self.scouts = [TimeScout(self, shard) for shard in self.keys.shard_ids]
+            self.scout = self.scouts[0]
+            self.engine.on_timer = self._nudge_scouts  # a step that registers a timer wakes the scouts
+            for scout in self.scouts:
+                scout.start()
             if self.telemetry is not None:
-                self.telemetry.sample_timers(lambda: self.redis.call("ZCARD", self.keys.timers()))
+                self.telemetry.sample_timers(self._timer_count)
+
+    def _nudge_scouts(self) -> None:
+        for scout in self.scouts:
+            scout.nudge()
+
+    async def _timer_count(self) -> int:
+        counts = await self.redis.pipeline([["ZCARD", self.keys.timers(n)] for n in self.keys.shard_ids])
+        return sum(int(c) for c in counts)
 
     async def _check_eviction(self) -> None:
         """Refuse a Redis that may evict job state (BullMQ warns the same way), unless allowed."""
@@ -174,8 +189,7 @@ class HotMesh:
             return
         self._stopped = True
         self._unwatch()
-        if self.scout:
-            await self.scout.stop()
+        await asyncio.gather(*(scout.stop() for scout in self.scouts))
         if self.telemetry is not None:
             await self.telemetry.close()
         await asyncio.gather(*(router.stop(drain_seconds) for router in self.routers))
@@ -255,12 +269,15 @@ class HotMesh:
         and ``next_timer_ms`` (the earliest due time); ``dead_letters`` (XLEN of the dead-letter
         stream); ``now_ms`` (Redis TIME); ``commands``: how many commands were sent.
 
-        Four commands, plus four per stream. A stream or consumer group that does not exist yet
+        Two commands plus two per shard, plus four per stream (each stream is per shard). A stream or consumer group that does not exist yet
         makes the pipeline fail; then each stream is read on its own (still a fixed number)."""
-        timers, dead = self.keys.timers(), self.keys.dead_letters()
+        shards = self.keys.shard_ids
+        dead = self.keys.dead_letters()
         streams: list[tuple[str, str, str | None]] = [(s, ENGINE_GROUP, None) for s in self.keys.engine_streams()]
-        streams += [(self.keys.worker_stream(t), WORKER_GROUP, t) for t in dict.fromkeys(topics)]
-        head: list[list[Any]] = [["TIME"], ["ZCARD", timers], ["ZRANGE", timers, 0, 0, "WITHSCORES"], ["XLEN", dead]]
+        streams += [(s, WORKER_GROUP, t) for t in dict.fromkeys(topics) for s in self.keys.worker_streams(t)]
+        head: list[list[Any]] = [["TIME"], ["XLEN", dead]]
+        for n in shards:
+            head += [["ZCARD", self.keys.timers(n)], ["ZRANGE", self.keys.timers(n), 0, 0, "WITHSCORES"]]
 
         def reads(stream: str, group: str) -> list[list[Any]]:
             return [["XLEN", stream], ["XINFO", "GROUPS", stream], ["XPENDING", stream, group],
@@ -283,10 +300,10 @@ class HotMesh:
                 replies += [length, *rest]
         seconds, micros = replies[0]
         now_ms = int(seconds) * 1000 + int(micros) // 1000
-        due = replies[2]
-        report: dict[str, Any] = {"now_ms": now_ms, "timers": int(replies[1]),
-                                  "next_timer_ms": int(float(due[1])) if due else None,
-                                  "dead_letters": int(replies[3]), "streams": [], "commands": sent}
+        due = [int(float(first[1])) for first in replies[3:len(head):2] if first]
+        report: dict[str, Any] = {"now_ms": now_ms, "timers": sum(int(c) for c in replies[2:len(head):2]),
+                                  "next_timer_ms": min(due) if due else None,
+                                  "dead_letters": int(replies[1]), "streams": [], "commands": sent}
         for n, (stream, group, topic) in enumerate(streams):
             length, info, summary, oldest = replies[len(head) + 4 * n:len(head) + 4 * n + 4]
             found = next((pairs(g) for g in info or [] if pairs(g).get("name") == group), {})
@@ -511,21 +528,30 @@ class HotMesh:
         """Aggregates of the trigger's ``stats.measures`` for the job key ``data`` resolves to."""
         job_key, granularity = await self._stats_target(topic, data)
         buckets = slices(granularity, range)
-        replies = await self.redis.pipeline([["HGETALL", self.keys.stats(job_key, b)] for b in buckets])
-        segments = [{"time": bucket, **{k: float(v) for k, v in pairs(raw).items()}}
-                    for bucket, raw in zip(buckets, replies, strict=True)]
+        shards = len(self.keys.shard_ids)           # each shard keeps the stats of its own jobs
+        replies = await self.redis.pipeline([["HGETALL", self.keys.stats(job_key, b, n)]
+                                             for b in buckets for n in self.keys.shard_ids])
+        segments = []
+        for i, bucket in enumerate(buckets):
+            totals: dict[str, float] = {}
+            for raw in replies[i * shards:(i + 1) * shards]:
+                for k, v in pairs(raw).items():
+                    totals[k] = totals.get(k, 0.0) + float(v)
+            segments.append({"time": bucket, **totals})
         return {"key": job_key, "range": range, "segments": segments}
 
     async def get_ids(self, topic: str, data: dict[str, Any], facets: list[str], *,
                       range: str = "1h") -> dict[str, list[str]]:
-        """Job ids indexed by the trigger's ``index`` measures, per facet ``"<path>:<value>"``."""
+        """Job ids indexed by the trigger's ``index`` measures, per facet ``"<path>:<value>"``: in
+        the order they were indexed, shard by shard in a sharded app."""
         job_key, granularity = await self._stats_target(topic, data)
         out: dict[str, list[str]] = {}
         for facet in facets:
             path, _, value = facet.partition(":")
             ids: list[str] = []
             for bucket in slices(granularity, range):
-                ids += await self.store.list_range(self.keys.stats_index(job_key, bucket, path, value))
+                for n in self.keys.shard_ids:
+                    ids += await self.store.list_range(self.keys.stats_index(job_key, bucket, path, value, n))
             out[facet] = ids
         return out
 
@@ -579,6 +605,30 @@ class HotMesh:
     @property
     def events_generation(self) -> int:
         return self.listener.generation
+
+
+async def _resolve_shards(redis: Redis, app_id: str, settings: Settings) -> int:
+    """The app's shard count (``keys.py``): the one its registry records, else ``settings.shards``,
+    else one per master on a Redis Cluster and 1 on one Redis; recorded on first use, since every
+    job key depends on it. A different explicit ``shards`` than the recorded one is refused."""
+    store = Store(redis, Keys(app_id, settings.namespace))
+    if await store.carry_over_registry():
+        log.info("app %s: registry moved from %s to %s", app_id, store.keys.legacy_app_registry(),
+                 store.keys.app_registry())
+    registry = store.keys.app_registry()
+    recorded = await redis.call("HGET", registry, "shards")
+    if recorded is None:
+        wanted = settings.shards
+        if wanted <= 0:
+            wanted = len(await redis.masters()) if isinstance(redis, ClusterRedis) else 1
+        await redis.call("HSETNX", registry, "shards", wanted)
+        recorded = await redis.call("HGET", registry, "shards")
+    shards = int(recorded)
+    if settings.shards > 0 and settings.shards != shards:
+        raise ShardConfigError(f"app '{app_id}' has {shards} shards (recorded in {registry} when it was first "
+                          f"used; its job keys depend on it), not {settings.shards}: drop the shards "
+                          "setting (HMSH_SHARDS) or use a new app id")
+    return shards
 
 
 def _raise_if_error(output: dict[str, Any]) -> dict[str, Any]:

@@ -35,29 +35,71 @@ Pub/sub channels (not keys)::
                                   watching needs SUBSCRIBE, not a PSUBSCRIBE pattern: Redis ACLs match
                                   a PSUBSCRIBE pattern literally against ``&`` rules
 
-Redis Cluster: a step is one atomic script over the job hash and the streams it writes, so in a
-sharded layout those keys must share a hash slot. The ``shards`` setting is the one place that
-changes: with ``shards > 1`` every job is assigned a shard ``{s<n>}`` by its id, the job hash carries
-that hash tag, and each shard has its own engine stream carrying the same tag. Registries stay
-unsharded (single-key commands). Not done yet: a step that dispatches a worker also adds to that
-worker's stream, which is unsharded, so on a real Cluster worker streams must become per shard too
-(``worker_stream(topic, jid)`` with the job's tag, workers reading every shard of their topic);
-until then ``shards > 1`` keeps the responses on the message path (``Engine.respond_here``,
-``streams.Forwarder``). With the default ``shards=1`` no hash tags are added and the layout matches
-the reference.
+Shards (Redis Cluster). A step is one atomic script over its job hash and every key it writes, so
+those keys share one hash slot: ``Settings.shards`` (``N``) splits an app into N shards, each with
+its own hash tag ``{T}`` (``T`` = ``s<n>``, or ``s<n>.<k>`` with the smallest ``k`` that puts the tag in
+the n-th of N equal slot ranges, so that the N shards land on N masters of a cluster made by
+``redis-cli --cluster create``). A job's shard is ``crc32(jid) % N``; a child job that an ``await``
+starts gets an id on its parent's shard unless its graph names its own id (``stats.id``). With
+N > 1 the per-shard keys are::
+
+    hmsh:<app>:j:{T}<jid>          job hash            hmsh:<app>:d:{T}<jid>         dependents
+    hmsh:<app>:x:{T}               engine stream       hmsh:<app>:x:{T}<topic>       worker stream
+    hmsh:<app>:t:{T}               timers              hmsh:<app>:w:{T}time          scout lease
+    hmsh:<app>:signals:{T}<t>:<k>  hook registration   hmsh:<app>:s:{T}<key>:<ts>... stats buckets
+    hmsh:<app>:f:{T}<src>          delivered-once marker of a forwarded message (``forwarded``)
+
+Everything a step writes is in its job's shard; what belongs to another shard (a result for a
+parent there, a signal or interrupt to another job, a child whose id is its own) is written into the
+step's own engine stream as a ``forward`` message (the shard's outbox), in the same atomic step.
+The engine that reads it delivers it to the target shard with ``scripts/deliver.lua`` (the target
+key and its marker share the target's tag, so the delivery is one atomic script there), then acks
+it: forwarded at least once, applied once (the marker, then the target's ledger). Registries,
+versions, throttles and dead letters stay unsharded: single-key commands only. With the default
+N = 1 there are no tags, no forwards, and the layout is the reference's.
 """
 
 from __future__ import annotations
 
 import re
 import zlib
-from dataclasses import dataclass
+from binascii import crc_hqx
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .errors import ValidationError
+from .util import guid
 
 ENGINE_GROUP = "ENGINE"
 WORKER_GROUP = "WORKER"
 SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+#: hash slots of a Redis Cluster
+SLOTS = 16384
+
+
+@lru_cache(maxsize=64)
+def shard_tags(shards: int) -> tuple[str, ...]:
+    """The hash tag of each of ``shards`` shards (with braces): shard n's tag hashes into the n-th
+    of ``shards`` equal slot ranges (CRC16 mod 16384, as Redis Cluster)."""
+    if shards <= 1:
+        return ("",)
+    tags = []
+    for n in range(shards):
+        low, high = n * SLOTS // shards, (n + 1) * SLOTS // shards
+        name, k = f"s{n}", 0
+        while not low <= crc_hqx(name.encode(), 0) % SLOTS < high:
+            name, k = f"s{n}.{k}", k + 1
+        tags.append("{" + name + "}")
+    return tuple(tags)
+
+
+def tag_of(key: str) -> str:
+    """The ``{hash tag}`` in ``key`` (with braces), or "" when it has none."""
+    start = key.find("{")
+    if start < 0:
+        return ""
+    end = key.find("}", start + 1)
+    return key[start:end + 1] if end > start + 1 else ""
 
 
 @dataclass(frozen=True)
@@ -67,6 +109,10 @@ class Keys:
     app: str
     namespace: str = "hmsh"
     shards: int = 1
+    tags: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tags", shard_tags(self.shards))
 
     @property
     def prefix(self) -> str:
@@ -89,12 +135,33 @@ class Keys:
     def hooks(self) -> str:
         return f"{self.prefix}hooks"
 
-    # -- jobs ----------------------------------------------------------------------------------
-    def shard_tag(self, jid: str) -> str:
-        if self.shards <= 1:
-            return ""
-        return f"{{s{zlib.crc32(jid.encode()) % self.shards}}}"
+    # -- shards ----------------------------------------------------------------------------------
+    @property
+    def shard_ids(self) -> range:
+        """0 .. shards - 1 (just 0 unsharded)."""
+        return range(len(self.tags))
 
+    def shard_of(self, jid: str) -> int:
+        return zlib.crc32(jid.encode()) % self.shards if self.shards > 1 else 0
+
+    def shard_tag(self, jid: str) -> str:
+        return self.tags[self.shard_of(jid)] if self.shards > 1 else ""
+
+    def shard_of_key(self, key: str) -> int:
+        """The shard a key minted here belongs to (0 for unsharded keys)."""
+        tag = tag_of(key)
+        return self.tags.index(tag) if tag in self.tags else 0
+
+    def guid_on_shard_of(self, jid: str) -> str:
+        """A new guid on ``jid``'s shard (a child job started with it as its id stays local)."""
+        found = guid()
+        if self.shards > 1:
+            shard = self.shard_of(jid)
+            while self.shard_of(found) != shard:
+                found = guid()
+        return found
+
+    # -- jobs ----------------------------------------------------------------------------------
     def job(self, jid: str) -> str:
         return f"{self.prefix}j:{self.shard_tag(jid)}{jid}"
 
@@ -107,48 +174,63 @@ class Keys:
 
     # -- streams -------------------------------------------------------------------------------
     def engine_stream(self, jid: str | None = None) -> str:
-        """The engine stream; with sharding, the stream of the shard that owns ``jid``."""
-        if self.shards <= 1 or jid is None:
-            return f"{self.prefix}x:"
-        return f"{self.prefix}x:{self.shard_tag(jid)}"
+        """The engine stream of the shard that owns ``jid`` (shard 0 without one)."""
+        return f"{self.prefix}x:{self.shard_tag(jid) if jid is not None else self.tags[0]}"
+
+    def engine_stream_of(self, shard: int) -> str:
+        return f"{self.prefix}x:{self.tags[shard]}"
 
     def engine_streams(self) -> list[str]:
-        if self.shards <= 1:
-            return [f"{self.prefix}x:"]
-        return [f"{self.prefix}x:{{s{n}}}" for n in range(self.shards)]
+        return [f"{self.prefix}x:{tag}" for tag in self.tags]
 
-    def worker_stream(self, topic: str) -> str:
-        return f"{self.prefix}x:{topic}"
+    def worker_stream(self, topic: str, jid: str | None = None) -> str:
+        """The stream of worker ``topic`` on the shard of ``jid`` (shard 0 without one)."""
+        return f"{self.prefix}x:{self.shard_tag(jid) if jid is not None else self.tags[0]}{topic}"
+
+    def worker_streams(self, topic: str) -> list[str]:
+        return [f"{self.prefix}x:{tag}{topic}" for tag in self.tags]
 
     def worker_topic(self, stream: str) -> str:
         """The topic of a worker stream (``worker_stream``'s inverse)."""
-        return stream[len(self.worker_stream("")):]
+        rest = stream[len(self.prefix) + 2:]
+        return rest[len(tag_of(rest)):] if rest.startswith("{") else rest
 
     def dead_letters(self) -> str:
         """Messages that could not be parsed or attributed to a job (kept for inspection)."""
         return f"{self.prefix}x-dead"
 
-    # -- time, leases, throttles, signals, stats ----------------------------------------------
-    def timers(self) -> str:
-        return f"{self.prefix}t:"
+    def forwarded(self, target: str, source: str) -> str:
+        """The delivered-once marker of a forwarded message, on ``target``'s shard (``source``
+        names the message: its shard and stream id)."""
+        return f"{self.prefix}f:{tag_of(target)}{source}"
 
-    def lease(self, role: str) -> str:
-        return f"{self.prefix}w:{role}"
+    # -- time, leases, throttles, signals, stats ----------------------------------------------
+    def timers(self, shard: int = 0) -> str:
+        return f"{self.prefix}t:{self.tags[shard]}"
+
+    def lease(self, role: str, shard: int | None = None) -> str:
+        return f"{self.prefix}w:{self.tags[shard] if shard is not None else ''}{role}"
 
     def throttles(self) -> str:
         return f"{self.prefix}r:"
 
-    def signal(self, hook_topic: str, resolved: str) -> str:
-        return f"{self.prefix}signals:{hook_topic}:{resolved}"
+    def signal(self, hook_topic: str, resolved: str, jid: str | None = None) -> str:
+        """A web-hook registration on ``jid``'s shard."""
+        tag = self.shard_tag(jid) if jid is not None else self.tags[0]
+        return f"{self.prefix}signals:{tag}{hook_topic}:{resolved}"
 
-    def stats(self, job_key: str, time_slice: str) -> str:
-        return f"{self.prefix}s:{job_key}:{time_slice}"
+    def signals(self, hook_topic: str, resolved: str) -> list[str]:
+        """Where a registration for ``resolved`` may be: one key per shard."""
+        return [f"{self.prefix}signals:{tag}{hook_topic}:{resolved}" for tag in self.tags]
 
-    def stats_index(self, job_key: str, time_slice: str, path: str, value: str) -> str:
-        return f"{self.stats(job_key, time_slice)}:index:{path}:{value}"
+    def stats(self, job_key: str, time_slice: str, shard: int = 0) -> str:
+        return f"{self.prefix}s:{self.tags[shard]}{job_key}:{time_slice}"
 
-    def stats_median(self, job_key: str, time_slice: str, path: str) -> str:
-        return f"{self.stats(job_key, time_slice)}:mdn:{path}"
+    def stats_index(self, job_key: str, time_slice: str, path: str, value: str, shard: int = 0) -> str:
+        return f"{self.stats(job_key, time_slice, shard)}:index:{path}:{value}"
+
+    def stats_median(self, job_key: str, time_slice: str, path: str, shard: int = 0) -> str:
+        return f"{self.stats(job_key, time_slice, shard)}:mdn:{path}"
 
     # -- pub/sub channels ----------------------------------------------------------------------
     def quorum_channel(self, target: str = "") -> str:

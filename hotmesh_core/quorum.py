@@ -119,9 +119,9 @@ class Quorum:
                                    "failed": sum(r.failed for r in engine_routers)},
                         "throttle": engine_routers[0].throttle_ms if engine_routers else 0})
         for runner in self._workers():
-            router = routers.get(runner.stream)
+            router = routers.get(runner.streams[0])
             out.append({"guid": self.hm.guid, "role": "worker", "topic": runner.worker.topic,
-                        "stream": runner.stream, "counts": {str(k): v for k, v in runner.counts.items()},
+                        "stream": runner.streams[0], "counts": {str(k): v for k, v in runner.counts.items()},
                         "throttle": router.throttle_ms if router else 0})
         return out
 
@@ -151,7 +151,7 @@ class Quorum:
             worker_topic = None if is_engine else self.hm.keys.worker_topic(router.stream)
             if topic is None or topic == worker_topic:
                 router.set_throttle(ms)
-                members.add("engine" if is_engine else router.stream)
+                members.add("engine" if is_engine else f"worker:{worker_topic}")
         return len(members)
 
     async def _publish(self, body: dict[str, Any]) -> int:

@@ -40,6 +40,9 @@ Exhausted = Callable[[str, str, str | None, int], Awaitable[None]]   # (stream, 
 
 #: a busy consumer trims its stream after this many messages (see ``_trim``)
 TRIM_BATCH = 500
+#: an idle consumer's blocking read doubles from ``block_time_ms`` up to this (idle cost, not latency:
+#: a message that arrives ends the block at once)
+IDLE_BLOCK_MS = 60_000
 
 
 async def while_redis_full(call: Callable[[], Awaitable[T]], running: Callable[[], bool], what: str,
@@ -68,7 +71,7 @@ class Router:
                  settings: Settings, on_exhausted: Exhausted, *, concurrency: int = 32) -> None:
         self.redis = redis            # the process's connection (acks, heartbeats, trims, reclaims)
         # a connection of its own for the blocking reads, so they never delay the steps
-        self.reader = redis.blocking(settings.block_time_ms / 1000 + 5)
+        self.reader = redis.blocking(max(settings.block_time_ms, IDLE_BLOCK_MS) / 1000 + 5)
         self.stream = stream
         self.group = group
         self.consumer = consumer
@@ -135,6 +138,7 @@ class Router:
     async def _consume(self) -> None:
         cursor = "0"          # first our own pending entries, then new ones
         backoff = 0.1
+        block_ms = self.settings.block_time_ms
         task = asyncio.current_task()
         while self._running:
             if task is not None and task.cancelling():
@@ -149,10 +153,12 @@ class Router:
                     self._slot_freed.clear()
                     await self._slot_freed.wait()
                 room = min(self.settings.read_count, self.concurrency - self.in_flight)
-                block = None if cursor == "0" else self.settings.block_time_ms
+                block = None if cursor == "0" else block_ms
                 entries = await self._read(cursor, room, block)
                 epoch = self.redis.epoch          # the fence of what was just read (seam.FENCE)
                 backoff = 0.1
+                # idle: block longer next time (fewer empty reads); busy: back to the setting
+                block_ms = self.settings.block_time_ms if entries else min(block_ms * 2, IDLE_BLOCK_MS)
                 if cursor == "0" and not entries:
                     cursor = ">"
                     continue
@@ -273,11 +279,18 @@ class Router:
                 log.debug("heartbeat on %s failed: %s", self.stream, exc)
 
     async def _reclaim(self) -> None:
+        """Reclaim every ``reclaim_interval_ms``; while this consumer is idle and the last round
+        found nothing, every ``reclaim_delay_ms`` instead (an entry stalled then waits at most
+        twice the delay, and an idle process costs a command a minute, not two)."""
         interval = self.settings.reclaim_interval_ms / 1000
+        idle_interval = max(interval, self.settings.reclaim_delay_ms / 1000)
+        found, seen = 1, -1
         while self._running:
-            await asyncio.sleep(interval * (0.75 + random.random() / 2))
+            idle = found == 0 and self.processed == seen
+            seen = self.processed
+            await asyncio.sleep((idle_interval if idle else interval) * (0.75 + random.random() / 2))
             try:
-                await self.reclaim_once()
+                found = await self.reclaim_once()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the next round tries again

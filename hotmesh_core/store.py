@@ -10,12 +10,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import RedisPermissionError
-from .keys import JobFields, Keys
+from .keys import JobFields, Keys, tag_of
 from .seam import Redis, pairs, script
-from .util import timestamp
+from .util import guid, timestamp
 
 STEP = script("step")
 LEASE_RELEASE = script("lease_release")
+DELIVER = script("deliver")
+#: the message type of a shard's outbox entry (``keys.py``: a write for another shard)
+FORWARD = "forward"
 
 
 @dataclass
@@ -133,7 +136,47 @@ class Store:
         self.redis = redis
         self.keys = keys
 
+    def outbox(self, home: str, target: str, value: str, op: str = "xadd") -> tuple[str, str]:
+        """``(stream, message)`` that writes ``value`` to ``target`` from a step on ``home``'s
+        shard: itself when both share a shard, else a ``forward`` entry in ``home``'s shard's
+        engine stream (its outbox; ``Engine.forward`` delivers it)."""
+        keys = self.keys
+        if keys.shards <= 1 or tag_of(home) == tag_of(target):
+            return target, value
+        envelope = json.dumps({"type": FORWARD, "metadata": {"guid": guid(), "jid": "", "gid": "", "dad": "",
+                                                             "aid": ""},
+                               "to": target, "op": op, "value": value}, separators=(",", ":"))
+        return keys.engine_stream_of(keys.shard_of_key(home)), envelope
+
+    def localize(self, spec: StepSpec) -> None:
+        """Route what ``spec`` writes to other shards through its shard's outbox (``outbox``)."""
+        home = spec.job_key
+        if self.keys.shards <= 1:
+            return
+        spec.xadd = [self.outbox(home, stream, message) for stream, message in spec.xadd]
+        pushes = []
+        for key, value in spec.push:
+            if tag_of(key) == tag_of(home):
+                pushes.append((key, value))
+            else:
+                spec.xadd.append(self.outbox(home, key, value, "rpush"))
+        spec.push = pushes
+        deletes = []
+        for key in spec.delete:
+            if tag_of(key) == tag_of(home):
+                deletes.append(key)
+            else:
+                spec.xadd.append(self.outbox(home, key, "", "del"))
+        spec.delete = deletes
+        if spec.notify is not None:
+            spec.notify = self.outbox(home, *spec.notify)
+
+    async def deliver(self, target: str, op: str, value: str, source: str, ttl: int) -> bool:
+        """Deliver a forwarded write on its target's shard, once per ``source`` (``scripts/deliver.lua``)."""
+        return bool(await self.redis.run(DELIVER, [target, self.keys.forwarded(target, source)], [op, value, ttl]))
+
     async def step(self, spec: StepSpec) -> StepResult:
+        self.localize(spec)
         argv = spec.encode()   # registers the streams it names
         raw = await self.redis.run(STEP, [spec.job_key, *spec.streams], [argv])
         status = raw[0]
@@ -148,7 +191,9 @@ class Store:
 
     async def add_and_ack(self, stream: str, message: str, ack: tuple[str, str, str]) -> None:
         """Add ``message`` to ``stream`` and ack the consumed entry ``ack`` in one transaction
-        (a reply that answers it, a retry that replaces it)."""
+        (a reply that answers it, a retry that replaces it); through the outbox of ``ack``'s shard
+        when ``stream`` is on another."""
+        stream, message = self.outbox(ack[0], stream, message)
         await self.redis.transaction([["XADD", stream, "*", "message", message], ["XACK", *ack]])
 
     async def list_range(self, key: str) -> list[str]:
@@ -158,6 +203,12 @@ class Store:
     async def get(self, key: str) -> str | None:
         value: str | None = await self.redis.call("GET", key)
         return value
+
+    async def first(self, keys: list[str]) -> str | None:
+        """The value of the first of ``keys`` that holds one (one key per shard: one round trip)."""
+        if len(keys) == 1:
+            return await self.get(keys[0])
+        return next((v for v in await self.redis.pipeline([["GET", k] for k in keys]) if v is not None), None)
 
     # -- app registry and versions ------------------------------------------------------------
     async def app_record(self) -> dict[str, str]:
@@ -198,6 +249,9 @@ class Store:
 
     async def save_version(self, version: str, compiled: str, source: str,
                            hooks: dict[str, str]) -> None:
+        """The version's texts first, then its registry entry (the commit point: a crash in between
+        leaves texts no registry lists, written again by the next deploy). Single-key commands,
+        so the keys may be on different Cluster shards."""
         registry = self.keys.app_registry()
         commands: list[list[Any]] = [
             ["HSET", self.keys.versions(), version, compiled],
@@ -205,25 +259,25 @@ class Store:
         ]
         if hooks:
             commands.append(["HSET", self.keys.hooks(), *[x for kv in hooks.items() for x in kv]])
-        commands += [["HSETNX", registry, "id", self.keys.app],
-                     ["HSET", registry, f"versions/{version}", f"deployed:{timestamp()}"]]
-        await self.redis.transaction(commands)
+        await self.redis.pipeline(commands)
+        await self.redis.pipeline([["HSETNX", registry, "id", self.keys.app],
+                                   ["HSET", registry, f"versions/{version}", f"deployed:{timestamp()}"]])
 
     async def set_active(self, version: str) -> None:
         await self.redis.call("HSET", self.keys.app_registry(), "id", self.keys.app, "version", version,
                               "active", "true", f"versions/{version}", f"activated:{timestamp()}")
 
     # -- leases (the scout role, the activation leader) ------------------------------------------
-    async def take_lease(self, role: str, holder: str, ms: int) -> bool:
+    async def take_lease(self, role: str, holder: str, ms: int, shard: int | None = None) -> bool:
         """Take the lease ``role`` for ``ms`` unless someone holds it (SET NX PX)."""
-        return bool(await self.redis.call("SET", self.keys.lease(role), holder, "NX", "PX", int(ms)))
+        return bool(await self.redis.call("SET", self.keys.lease(role, shard), holder, "NX", "PX", int(ms)))
 
-    async def release_lease(self, role: str, holder: str) -> bool:
+    async def release_lease(self, role: str, holder: str, shard: int | None = None) -> bool:
         """Give the lease up if ``holder`` still holds it (``scripts/lease_release.lua``)."""
-        return bool(await self.redis.run(LEASE_RELEASE, [self.keys.lease(role)], [holder]))
+        return bool(await self.redis.run(LEASE_RELEASE, [self.keys.lease(role, shard)], [holder]))
 
-    async def lease_held(self, role: str) -> bool:
-        return bool(await self.redis.call("EXISTS", self.keys.lease(role)))
+    async def lease_held(self, role: str, shard: int | None = None) -> bool:
+        return bool(await self.redis.call("EXISTS", self.keys.lease(role, shard)))
 
     # -- jobs ----------------------------------------------------------------------------------
     async def read_fields(self, jid: str, fields: list[str]) -> list[str | None]:

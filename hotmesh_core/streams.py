@@ -18,20 +18,14 @@ FORWARD = script("forward")
 
 class Forwarder:
     """Add a message to one stream and ack the one it answers on another, atomically
-    (``scripts/forward.lua``). In a sharded layout the two streams may live in different hash
-    slots; then the reply goes first and the ack second (a crash between them redelivers the
-    input, whose second reply the engine's ledger guard drops)."""
+    (``scripts/forward.lua``). The two streams are on one shard (a worker stream and the engine
+    stream of the job's shard, ``keys.py``), so this is one script in one hash slot."""
 
-    def __init__(self, redis: Redis, atomic: bool = True) -> None:
+    def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self.atomic = atomic
 
     async def forward(self, to_stream: str, message: str, from_stream: str, group: str, message_id: str) -> None:
-        if self.atomic:
-            await self.redis.run(FORWARD, [to_stream, from_stream], [message, group, message_id])
-            return
-        await self.redis.pipeline([["XADD", to_stream, "*", "message", message],
-                                   ["XACK", from_stream, group, message_id]])
+        await self.redis.run(FORWARD, [to_stream, from_stream], [message, group, message_id])
 
 
 async def trim(redis: Redis, stream: str) -> int:

@@ -33,8 +33,15 @@ BATCH = 200
 
 
 class TimeScout:
-    def __init__(self, hm: Host) -> None:
+    """The scout of one shard's timers (``keys.py``; one shard unless the app is sharded)."""
+
+    def __init__(self, hm: Host, shard: int = 0) -> None:
         self.hm = hm
+        self.shard = shard
+        keys = hm.keys
+        # the lease, the timers and the stream share the shard's hash tag: one script, one slot
+        self.script_keys = [keys.lease(ROLE, shard if keys.shards > 1 else None), keys.timers(shard),
+                            keys.engine_stream_of(shard)]
         self.store = hm.store
         self.lease_ms = int(hm.settings.scout_lease_seconds * 1000)
         self.fidelity = hm.settings.fidelity_seconds
@@ -46,7 +53,7 @@ class TimeScout:
         self._stopped = False
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="time scout")
+        self._task = asyncio.create_task(self._run(), name=f"time scout {self.shard}")
 
     def nudge(self) -> None:
         """A timer was just registered: look again now (it may be sooner than the next poll)."""
@@ -63,7 +70,8 @@ class TimeScout:
         if self.holding:
             with contextlib.suppress(Exception):      # Redis away: the lease expires by itself
                 async with asyncio.timeout(1):
-                    await self.store.release_lease(ROLE, self.hm.guid)
+                    await self.store.release_lease(ROLE, self.hm.guid,
+                                                   self.shard if self.hm.keys.shards > 1 else None)
             self.holding = False
 
     async def _run(self) -> None:
@@ -71,8 +79,7 @@ class TimeScout:
         while not self._stopped:
             try:
                 holding, moved, ms = await self.store.redis.run(
-                    SCOUT, [self.hm.keys.lease(ROLE), self.hm.keys.timers(), self.hm.keys.engine_stream()],
-                    [self.hm.guid, self.lease_ms, horizon_ms, BATCH])
+                    SCOUT, self.script_keys, [self.hm.guid, self.lease_ms, horizon_ms, BATCH])
                 self.holding, moved, ms = bool(holding), int(moved), int(ms)
                 self.polls += 1
                 self.fired += moved

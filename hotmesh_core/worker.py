@@ -101,9 +101,9 @@ class WorkerRunner:
         self.hm = hm
         self.worker = worker
         self.respond_here = respond_here
-        self.stream = hm.keys.worker_stream(worker.topic)
+        self.streams = hm.keys.worker_streams(worker.topic)      # one per shard (keys.py)
         self.counts: dict[int, int] = {}
-        self.forwarder = Forwarder(hm.store.redis, atomic=hm.keys.shards <= 1)
+        self.forwarder = Forwarder(hm.store.redis)
         telemetry = hm.telemetry
         self.dead_letters = DeadLetters(hm.store.redis, hm.keys, counted=None if telemetry is None
                                         else lambda: telemetry.dead_letter("worker"))
@@ -150,6 +150,7 @@ class WorkerRunner:
                     {"metadata": reply_meta, "type": msgs.RESPONSE, "data": out, "status": status, "code": code,
                      **carried}, (stream, WORKER_GROUP, message_id)):
                 return
+            # the job's engine stream is on the worker stream's shard: one shard-local script
             await self.forwarder.forward(self.hm.keys.engine_stream(meta.get("jid")), msgs.build(
                 reply_meta, type=msgs.RESPONSE, data=out, status=status, code=code, **carried),
                 stream, WORKER_GROUP, message_id)

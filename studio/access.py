@@ -23,7 +23,7 @@ from typing import Any
 
 from hotmesh_core.compiler import CompiledApp
 from hotmesh_core.deadletters import DeadLetter
-from hotmesh_core.deployment import VersionInfo
+from hotmesh_core.deployment import Plan, VersionInfo
 from hotmesh_core.errors import HotMeshError
 from hotmesh_core.keys import Keys
 from hotmesh_core.listener import EventCallback
@@ -93,6 +93,9 @@ class ReadOnlyMesh:
 
     async def compiled(self, version: str) -> CompiledApp | None:
         return await self._mesh.compiled(version)
+
+    async def review(self, source: str | Path) -> Plan:
+        return await self._mesh.review(source)         # compiles and compares: it stores nothing
 
     async def list_jobs(self, *, limit: int = 100, offset: int = 0, newest_first: bool = True) -> list[
             tuple[str, int]]:

@@ -3,10 +3,16 @@
 ``check_manifest`` is pure (text in, compiled app or located errors out); ``annotations_for`` maps
 errors to Ace gutter annotations. ``EditorView`` needs only a ``Mesh`` (a ``HotMesh``, for deploy/activate),
 so a notebook can use it too.
+
+Deploy stores a version without activating it and shows its review (``HotMesh.review``: what it adds,
+removes and changes against the active version, and what breaks running jobs); activation is the
+review panel's button, enabled only once that review was shown and its breaking changes confirmed.
+The preview colours either activity types or the changes against the active version.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -21,11 +27,16 @@ from hotmesh_core import ManifestError
 from hotmesh_core.compiler import CompiledApp, diff_breaking, load_manifest, plan
 
 from .access import read_only, refusal
+from .diff import graph_diffs
 from .graph import GraphView
 from .mesh import Mesh
 from .model import graph_models
+from .review import build_review
+from .review_panel import ReviewPanel
 from .runtime import describe_error
-from .theme import legend_html
+from .theme import AlertType, legend_html
+
+TYPES, CHANGES = "Types", "Changes"
 
 
 @dataclass
@@ -162,7 +173,7 @@ class EditorView:
         self.on_deployed = on_deployed
         self.read_only = read_only(mesh)
         self.check = Check()
-        self.active_app: CompiledApp | None = None      # breaking changes are reported against it
+        self._active_app: CompiledApp | None = None
         self._text_checked: str | None = None
         self.code = pn.widgets.CodeEditor(language="yaml", height=height, sizing_mode="stretch_width",
                                           theme="github_light_default", soft_tabs=True, indent=2,
@@ -171,32 +182,38 @@ class EditorView:
                                     css_classes=["hm-editor-status"], margin=(5, 5))
         self.deploy_button = pn.widgets.Button(label="Deploy", color="primary", disabled=True,
                                                css_classes=["hm-deploy"], width=90)
-        self.activate_box = pn.widgets.Checkbox(label="activate after deploy", value=True, width=165,
-                                                css_classes=["hm-activate-after"], align="center",
-                                                disabled=self.read_only)
+        self.review_button = pn.widgets.Button(label="Review changes", color="light", disabled=True, width=130,
+                                               css_classes=["hm-review-button"])
+        self.review = ReviewPanel(self._activate, read_only=self.read_only)
         self.bump_button = pn.widgets.Button(label="New version label", color="light", width=140)
         self.revert_button = pn.widgets.Button(label="Revert", color="light", width=80)
         self.outcome = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width",
                                      css_classes=["hm-deploy-outcome"], margin=(5, 5))
         self.graph_select = pn.widgets.Select(options=[], width=220)
         self.preview_note = pn.pane.HTML("", align="center")
+        self.colour = pn.widgets.RadioButtonGroup(options=[TYPES, CHANGES], value=TYPES, color="light",
+                                                  disabled=True, css_classes=["hm-preview-colour"], width=160)
+        self.legend = pn.pane.HTML(legend_html("type"))
         self.preview = GraphView(name="preview", height=470, direction="TB")   # tall fits the side panel
         self.relayouts = 0
         self.deployed_versions: list[str] = []
+        self.deployed_message = ""
         self._original = ""
         self.code.param.watch(self._on_text, "value")
         self.graph_select.param.watch(lambda _e: self._show_preview(), "value")
+        self.colour.param.watch(lambda _e: self._show_preview(), "value")
         self.deploy_button.on_click(self._deploy)
+        self.review_button.on_click(self._on_review)
         self.bump_button.on_click(self._bump)
         self.revert_button.on_click(lambda _e: self.load(self._original))
         self.panel = pn.Row(
-            pn.Column(pn.Row(self.deploy_button, self.activate_box, self.bump_button, self.revert_button),
-                      self.status, self.outcome, self.code, sizing_mode="stretch_width"),
+            pn.Column(pn.Row(self.deploy_button, self.review_button, self.bump_button, self.revert_button),
+                      self.status, self.outcome, self.review.panel, self.code, sizing_mode="stretch_width"),
             pn.Column(pn.Row(pn.pane.HTML("<div class='hm-card-title'>Live preview</div>", align="center"),
                              self.graph_select),
-                      self.preview_note,
+                      pn.Row(self.colour, self.preview_note),
                       pn.pane.Bokeh(self.preview.figure, sizing_mode="stretch_width"),
-                      pn.pane.HTML(legend_html("type")), width=480),
+                      self.legend, width=480),
             sizing_mode="stretch_width")
 
     def load(self, text: str, original: bool = False) -> None:
@@ -212,8 +229,26 @@ class EditorView:
             return
         self._text_checked = text
         self.check = check_manifest(text, self.folder, self.app_id)
+        gate = self.review.gate
+        if not gate.deployed or gate.activated:       # a review is of the text it was made from
+            self.review.clear()
+        self._show_check()
+
+    @property
+    def active_app(self) -> CompiledApp | None:
+        """The active version: breaking changes and the preview's changes are against it."""
+        return self._active_app
+
+    @active_app.setter
+    def active_app(self, app: CompiledApp | None) -> None:
+        self._active_app = app
+        self._show_check()
+
+    def _show_check(self) -> None:
         self.code.annotations = annotations_for(self.check.errors)
         self.deploy_button.disabled = not self.check.ok or self.mesh is None or self.read_only
+        self.review_button.disabled = not self.check.ok or self.mesh is None
+        self.colour.disabled = self.active_app is None
         if self.check.ok:
             assert self.check.app is not None
             app = self.check.app
@@ -233,7 +268,6 @@ class EditorView:
             if self.graph_select.value not in topics:
                 self.graph_select.value = topics[0] if topics else None
             self._show_preview()
-            self.preview_note.object = "<span class='hm-muted'>the current document</span>"
         else:
             self.status.alert_type = "danger"
             self.status.object = "Invalid, deploy is disabled: " + error_summary(self.check.errors)
@@ -242,42 +276,114 @@ class EditorView:
     def _show_preview(self) -> None:
         if not self.check.ok or self.check.app is None:
             return
-        models = {m.topic: m for m in graph_models(self.check.app)}
-        model = models.get(self.graph_select.value) or next(iter(models.values()), None)
-        if model is not None and self.preview.show(model):
+        changes = self.colour.value == CHANGES and self.active_app is not None
+        if changes:
+            assert self.active_app is not None
+            diffs = {d.topic: d for d in graph_diffs(self.active_app, self.check.app)}
+            models = {topic: d.model for topic, d in diffs.items()}
+        else:
+            models = {m.topic: m for m in graph_models(self.check.app)}
+        topic = self.graph_select.value if self.graph_select.value in models else next(iter(models), None)
+        if topic is None:
+            return
+        if self.preview.show(models[topic]):
             self.relayouts += 1
+        if changes:
+            self.preview.set_marks(diffs[topic].marks)
+            self.preview_note.object = (f"<span class='hm-muted'>changes against active version "
+                                        f"{html.escape(self.active_app.version)}</span>")   # type: ignore[union-attr]
+        else:
+            self.preview.colour_by_type()
+            self.preview_note.object = "<span class='hm-muted'>the current document</span>"
+        self.legend.visible = not changes         # the diff's legend is on the chart
 
     def _bump(self, _event: Any) -> None:
         self.load(next_version(self.code.value or "", self.deployed_versions))
 
+    async def _on_review(self, _event: Any) -> None:
+        await self._review()
+
+    async def _review(self) -> bool:
+        """Show what the document changes against the active version; False when it could not."""
+        if not self.check.ok or self.mesh is None:
+            return False
+        text = self.check.flattened or self.code.value
+        try:
+            plan = await self.mesh.review(text)
+            active = await self.mesh.compiled(plan.active) if plan.active is not None else None
+        except Exception as exc:  # noqa: BLE001 - shown in the page
+            self._say("danger", f"Review failed: {describe_error(exc)}")
+            return False
+        self.review.show(build_review(plan, active))
+        self.active_app = active
+        if active is not None:
+            self.colour.value = CHANGES          # the preview shows the same changes, in colour
+        return True
+
     async def _deploy(self, _event: Any) -> None:
+        """Review, then store the version; activation waits for the review panel's button."""
         if self.read_only:                 # the button is off; a crafted click still ends here
-            self.outcome.visible = True
-            self.outcome.alert_type, self.outcome.object = "danger", refusal("deploy")
+            self._say("danger", refusal("deploy"))
             return
         if not self.check.ok or self.mesh is None:
             return
         text = self.check.flattened or self.code.value
         self.deploy_button.disabled = True
-        self.outcome.visible = True
-        self.outcome.alert_type, self.outcome.object = "info", "Deploying…"
-        activated = False
+        self._say("info", "Reviewing and deploying…")
         try:
+            if not await self._review():
+                return
             version = await self.mesh.deploy(text)
-            message = f"Deployed version **{version}**."
-            if self.activate_box.value:
-                result = await self.mesh.activate(version)
-                activated = result is not False
-                message += f" Activation: **{activation_text(result)}**."
-            self.outcome.alert_type, self.outcome.object = "success", message
-            self._original = self.code.value
         except Exception as exc:  # noqa: BLE001 - shown in the page
-            self.outcome.alert_type, self.outcome.object = "danger", f"Deploy failed: {describe_error(exc)}"
-            self.deploy_button.disabled = not self.check.ok
+            self._say("danger", f"Deploy failed: {describe_error(exc)}")
             return
-        self.deploy_button.disabled = not self.check.ok
+        finally:
+            self.deploy_button.disabled = not self.check.ok
+        self.review.mark_deployed(version)
+        self._original = self.code.value
+        review = self.review.review
+        step = ("confirm the breaking changes, then activate it" if review and review.needs_confirmation
+                else "activate it when ready")
+        self._say("success", f"Deployed version **{version}** (not active yet). Review the changes below, {step}.")
+        self.deployed_message = f"Deployed version **{version}**."
+        if version not in self.deployed_versions:
+            self.deployed_versions.append(version)
         if self.on_deployed is not None:
-            await self.on_deployed(version, activated)
+            await self.on_deployed(version, False)
+
+    async def _activate(self) -> None:
+        """The review panel's Activate: re-checked against the active version, then the quorum."""
+        review = self.review.review
+        if review is None or self.mesh is None:
+            return
+        try:
+            active = await self.mesh.active_version()
+            if active != review.active:           # someone activated another version since the review
+                plan = await self.mesh.review(await self.mesh.source(review.version) or "")
+                current = await self.mesh.compiled(active) if active is not None else None
+                self.review.show(build_review(plan, current), deployed=True)
+                self.active_app = current
+                self._say("warning", f"The active version is now {active}, not {review.active}: "
+                                     "the review was made again, check it before activating.")
+                return
+            result = await self.mesh.activate(review.version)
+        except Exception as exc:  # noqa: BLE001 - shown in the page
+            self._say("danger", f"Activation of version {review.version} failed: {describe_error(exc)}")
+            self.review.refresh()
+            return
+        activated = result is not False
+        if activated:
+            self.review.mark_activated()
+        else:
+            self.review.refresh()
+        self._say("success" if activated else "danger",
+                  f"{self.deployed_message} Activation: **{activation_text(result)}**.")
+        if activated and self.on_deployed is not None:
+            await self.on_deployed(review.version, True)
+
+    def _say(self, kind: AlertType, message: str) -> None:
+        self.outcome.visible = True
+        self.outcome.alert_type, self.outcome.object = kind, message
 
 
 def activation_text(result: Any) -> str:

@@ -13,11 +13,21 @@ from collections.abc import Callable
 from typing import Any
 
 from bokeh.models import ColumnDataSource, CustomJS, DataRange1d, HoverTool, TapTool
+from bokeh.models.annotations import Legend, LegendItem
 from bokeh.plotting import figure
 
 from .layout import Layout, layout
 from .model import SIGNAL_KIND, GraphModel
-from .theme import DIFF_COLORS, EDGE_STYLE, STATUS_COLORS, TYPE_STYLE, tint
+from .theme import (
+    DIFF_COLORS,
+    DIFF_LABELS,
+    DIFF_LINES,
+    EDGE_STYLE,
+    GHOST_ALPHA,
+    STATUS_COLORS,
+    TYPE_STYLE,
+    tint,
+)
 
 
 def bokeh_write(change: Callable[[], None]) -> None:
@@ -57,7 +67,24 @@ badge_text.text_font_size = {value: size(0.12, 6, 11).toFixed(1) + 'px'};
 """
 
 NODE_FIELDS = ("id", "x", "y", "w", "h", "fill", "line", "width", "marker", "mx", "title", "subtitle",
-               "tx", "ty", "sy", "kind", "detail", "status", "count", "badge", "bx", "by", "balpha")
+               "tx", "ty", "sy", "kind", "detail", "status", "count", "badge", "bx", "by", "balpha", "outline",
+               "alpha")
+EDGE_FIELDS = ("xs", "ys", "detail", "source", "target")
+GHOST_EDGE = "#dc2626"
+EdgeFrames = dict[str, dict[str, list[Any]]]
+
+
+def split_edges(frames: EdgeFrames, removed: set[str]) -> tuple[EdgeFrames, dict[str, list[Any]]]:
+    """The edges that touch a ``removed`` node move out of their kind's frame into one 'ghost' frame
+    (drawn dashed): a diff shows what the old version had and the new one drops."""
+    kept: EdgeFrames = {kind: {k: [] for k in EDGE_FIELDS} for kind in frames}
+    ghost: dict[str, list[Any]] = {k: [] for k in EDGE_FIELDS}
+    for kind, frame in frames.items():
+        for i, (source, target) in enumerate(zip(frame["source"], frame["target"], strict=True)):
+            into = ghost if source in removed or target in removed else kept[kind]
+            for key in EDGE_FIELDS:
+                into[key].append(frame[key][i])
+    return kept, ghost
 
 
 class GraphView:
@@ -76,8 +103,12 @@ class GraphView:
         self._select_callbacks: list[Callable[[str | None], None]] = []
         self.data: dict[str, list[Any]] = {k: [] for k in NODE_FIELDS}   # what the page shows
         self.nodes = ColumnDataSource({k: [] for k in NODE_FIELDS}, name=f"{name}-nodes")
-        self.edges = {kind: ColumnDataSource({"xs": [], "ys": [], "detail": []}, name=f"{name}-edges-{kind}")
+        self.edges = {kind: ColumnDataSource({k: [] for k in EDGE_FIELDS}, name=f"{name}-edges-{kind}")
                       for kind in EDGE_STYLE}
+        self.ghost_edges = ColumnDataSource({k: [] for k in EDGE_FIELDS}, name=f"{name}-edges-removed")
+        self._edge_frames: EdgeFrames = {kind: {k: [] for k in EDGE_FIELDS} for kind in EDGE_STYLE}
+        self._ghosted: frozenset[str] = frozenset()
+        self._legend_shown = False
         self.arrows = ColumnDataSource({"x": [], "y": [], "angle": [], "color": []}, name=f"{name}-arrows")
         self.labels = ColumnDataSource({"x": [], "y": [], "text": []}, name=f"{name}-labels")
         self.figure = self._figure(height)
@@ -96,6 +127,8 @@ class GraphView:
         for kind, (color, dash, width) in EDGE_STYLE.items():
             fig.multi_line("xs", "ys", source=self.edges[kind], line_color=color, line_dash=dash,
                            line_width=width, line_alpha=0.9)
+        fig.multi_line("xs", "ys", source=self.ghost_edges, line_color=GHOST_EDGE, line_dash="dashed",
+                       line_width=1.6, line_alpha=GHOST_ALPHA + 0.1)
         fig.scatter("x", "y", source=self.arrows, marker="triangle", size=9, angle="angle",
                     fill_color="color", line_color="color")
         # bokeh's stubs: GlyphAPI.text omits the Text glyph's background_fill_* properties, and
@@ -104,14 +137,15 @@ class GraphView:
                          text_color="#475569", text_align="center", text_baseline="middle",
                          background_fill_color="#fbfcfe", background_fill_alpha=0.9)
         boxes = fig.rect("x", "y", "w", "h", source=self.nodes, fill_color="fill", line_color="line",
-                         line_width="width", border_radius=6, name=f"{self.name}-boxes",  # type: ignore[arg-type]
+                         line_width="width", line_dash="outline", fill_alpha="alpha",
+                         border_radius=6, name=f"{self.name}-boxes",  # type: ignore[arg-type]
                          selection_fill_color="fill", selection_line_color="#0f172a",
-                         nonselection_fill_alpha=1.0, nonselection_line_alpha=1.0)
+                         nonselection_fill_alpha="alpha", nonselection_line_alpha=1.0)
         marker = fig.scatter("mx", "y", source=self.nodes, marker="marker", size=11, fill_color="line",
                              line_color="line", nonselection_alpha=1.0)
         title = fig.text("tx", "ty", text="title", source=self.nodes, text_font_size="11.5px",
                          text_font_style="bold", text_color="#0f172a", text_baseline="middle",
-                         nonselection_alpha=1.0)
+                         text_alpha="alpha", nonselection_text_alpha="alpha")
         sub = fig.text("tx", "sy", text="subtitle", source=self.nodes, text_font_size="9.5px",
                        text_color="#475569", text_baseline="middle", nonselection_alpha=1.0)
         badge = fig.scatter("bx", "by", source=self.nodes, marker="circle", size=19, fill_color="#0f172a",
@@ -128,8 +162,24 @@ class GraphView:
                                      "badge_text": badge_text.glyph}, code=SCALE_JS)
         fig.js_on_change("inner_width", self._scale)
         self._watch_ranges(fig)
+        self.legend = self._diff_legend(fig)
         return fig
 
+    def _diff_legend(self, fig: Any) -> Legend:
+        """The diff's legend, on the chart (hidden unless the graph shows a diff): one sample glyph
+        per mark, at a point that is not a number, so that only the legend draws it."""
+        items = []
+        for mark, label in DIFF_LABELS.items():
+            sample = fig.rect(x=[math.nan], y=[math.nan], width=1, height=1, fill_color=DIFF_COLORS[mark],
+                              line_color=DIFF_LINES.get(mark, "#94a3b8"), line_width=1.6,
+                              line_dash="dashed" if mark == "removed" else "solid",
+                              fill_alpha=GHOST_ALPHA if mark == "removed" else 1.0)
+            items.append(LegendItem(label=label, renderers=[sample]))
+        legend = Legend(items=items, name=f"{self.name}-legend", location="top_left", orientation="horizontal",
+                        visible=False, background_fill_alpha=0.85, label_text_font_size="11px",
+                        glyph_width=22, glyph_height=13, spacing=10, margin=4)
+        fig.add_layout(legend, "center")
+        return legend
     def _watch_ranges(self, fig: Any) -> None:
         for axis_range in (fig.x_range, fig.y_range):
             axis_range.js_on_change("start", self._scale)
@@ -149,6 +199,7 @@ class GraphView:
         self.layout = layout(model, direction, self.engine)
         nodes, edges, arrows, labels = self._frames()
         self.data = nodes
+        self._edge_frames, self._ghosted, self._legend_shown = edges, frozenset(), False
         self.mode = "type"
 
         def draw() -> None:
@@ -156,6 +207,8 @@ class GraphView:
             self.nodes.data = {k: list(v) for k, v in nodes.items()}
             for kind, source in self.edges.items():
                 source.data = edges[kind]
+            self.ghost_edges.data = {k: [] for k in EDGE_FIELDS}
+            self.legend.visible = False
             self.arrows.data = arrows
             self.labels.data = labels
             if refit:      # fresh ranges fit the new layout even after the user panned or zoomed
@@ -170,18 +223,20 @@ class GraphView:
     def clear(self) -> None:
         self.model, self.layout, self._structure = None, None, None
         self.data = {k: [] for k in NODE_FIELDS}
+        self._edge_frames = {kind: {k: [] for k in EDGE_FIELDS} for kind in EDGE_STYLE}
+        self._ghosted, self._legend_shown = frozenset(), False
 
         def wipe() -> None:
             self.nodes.data = {k: [] for k in NODE_FIELDS}
-            for source in self.edges.values():
-                source.data = {"xs": [], "ys": [], "detail": []}
+            for source in (*self.edges.values(), self.ghost_edges):
+                source.data = {k: [] for k in EDGE_FIELDS}
             self.arrows.data = {"x": [], "y": [], "angle": [], "color": []}
             self.labels.data = {"x": [], "y": [], "text": []}
+            self.legend.visible = False
 
         bokeh_write(wipe)
 
-    def _frames(self) -> tuple[dict[str, list[Any]], dict[str, dict[str, list[Any]]], dict[str, list[Any]],
-                               dict[str, list[Any]]]:
+    def _frames(self) -> tuple[dict[str, list[Any]], EdgeFrames, dict[str, list[Any]], dict[str, list[Any]]]:
         """The columns of every source for the current model and layout (pure)."""
         assert self.model is not None and self.layout is not None
         boxes = self.layout.boxes
@@ -197,12 +252,12 @@ class GraphView:
                    "ty": box.y + (0 if compact or node.kind == SIGNAL_KIND else 0.1),
                    "sy": box.y - 0.13, "kind": node.kind, "detail": node.detail, "status": "",
                    "count": 1, "badge": "", "bx": box.x + box.w / 2 - 0.05, "by": box.y + box.h / 2 - 0.02,
-                   "balpha": 0.0}
+                   "balpha": 0.0, "outline": "solid", "alpha": 1.0}
             if node.kind == SIGNAL_KIND:
                 row["title"], row["subtitle"], row["ty"] = node.title, "", box.y
             for key in NODE_FIELDS:
                 data[key].append(row[key])
-        by_kind: dict[str, dict[str, list[Any]]] = {k: {"xs": [], "ys": [], "detail": []} for k in self.edges}
+        by_kind: EdgeFrames = {k: {key: [] for key in EDGE_FIELDS} for k in self.edges}
         arrows: dict[str, list[Any]] = {"x": [], "y": [], "angle": [], "color": []}
         labels: dict[str, list[Any]] = {"x": [], "y": [], "text": []}
         model_edges = {(e.source, e.target, e.kind): e for e in self.model.edges}
@@ -212,6 +267,8 @@ class GraphView:
             by_kind[kind]["xs"].append(list(path.xs))
             by_kind[kind]["ys"].append(list(path.ys))
             by_kind[kind]["detail"].append(edge.detail if edge else "")
+            by_kind[kind]["source"].append(path.source)
+            by_kind[kind]["target"].append(path.target)
             if len(path.xs) >= 2:
                 dx, dy = path.xs[-1] - path.xs[-2], path.ys[-1] - path.ys[-2]
                 arrows["x"].append(path.xs[-1])
@@ -236,9 +293,10 @@ class GraphView:
 
     # -- colouring -----------------------------------------------------------------------------
     def colour_by_type(self) -> None:
-        self._patch([(i, {"fill": tint(TYPE_STYLE.get(kind, TYPE_STYLE["worker"])[0]), "status": "",
-                          "badge": "", "balpha": 0.0}) for i, kind in enumerate(self.data["kind"])])
+        self._patch([(i, {"fill": tint(_type_colour(kind)), **_plain(kind), "status": "", "badge": "",
+                          "balpha": 0.0}) for i, kind in enumerate(self.data["kind"])])
         self.mode = "type"
+        self._ghost(frozenset(), legend=False)
 
     def set_statuses(self, statuses: dict[str, tuple[str, int]]) -> int:
         """Colour nodes by ``{aid: (status, count)}``; returns how many rows changed."""
@@ -248,17 +306,43 @@ class GraphView:
                 continue
             status, count = statuses.get(node_id, ("pending", 0))
             badge = f"×{count}" if count > 1 else ""
-            rows.append((i, {"fill": STATUS_COLORS[status], "status": status, "badge": badge,
-                             "balpha": 1.0 if badge else 0.0}))
+            rows.append((i, {"fill": STATUS_COLORS[status], **_plain(self.data["kind"][i]), "status": status,
+                             "badge": badge, "balpha": 1.0 if badge else 0.0}))
         self.mode = "status"
+        self._ghost(frozenset(), legend=False)
         return self._patch(rows)
 
     def set_marks(self, marks: dict[str, str]) -> int:
-        """Colour nodes by diff mark: added, removed, changed, same."""
+        """Colour nodes by diff mark: added (green), removed (red, faded and dashed, with its edges),
+        changed (amber), same; the legend on the chart says which is which."""
         self.mode = "diff"
-        return self._patch([(i, {"fill": DIFF_COLORS[marks.get(node_id, "same")],
-                                 "status": marks.get(node_id, "same"), "badge": "", "balpha": 0.0})
-                            for i, node_id in enumerate(self.data["id"])])
+        rows = []
+        for i, node_id in enumerate(self.data["id"]):
+            mark = marks.get(node_id, "same")
+            row = {"fill": DIFF_COLORS[mark], **_plain(self.data["kind"][i]), "status": mark, "badge": "",
+                   "balpha": 0.0}
+            if mark in DIFF_LINES:
+                row["line"] = DIFF_LINES[mark]
+            if mark == "removed":
+                row.update(outline="dashed", alpha=GHOST_ALPHA)
+            rows.append((i, row))
+        self._ghost(frozenset(node_id for node_id, mark in marks.items() if mark == "removed"), legend=True)
+        return self._patch(rows)
+
+    def _ghost(self, removed: frozenset[str], legend: bool) -> None:
+        """Draw the edges of ``removed`` nodes dashed (the rest as their kind); show or hide the legend."""
+        if removed == self._ghosted and legend == self._legend_shown:
+            return
+        self._ghosted, self._legend_shown = removed, legend
+        kept, ghost = split_edges(self._edge_frames, set(removed))
+
+        def draw() -> None:
+            for kind, source in self.edges.items():
+                source.data = kept[kind]
+            self.ghost_edges.data = ghost
+            self.legend.visible = legend
+
+        bokeh_write(draw)
 
     def _patch(self, rows: list[tuple[int, dict[str, Any]]]) -> int:
         """Patch the cells that differ from what was last sent (``self.data``)."""
@@ -298,3 +382,12 @@ class GraphView:
             node_id = None
         for callback in self._select_callbacks:
             callback(node_id)
+
+
+def _type_colour(kind: str) -> str:
+    return TYPE_STYLE.get(kind, TYPE_STYLE["worker"])[0]
+
+
+def _plain(kind: str) -> dict[str, Any]:
+    """A node's outline as its type draws it (what a diff mark changes)."""
+    return {"line": _type_colour(kind), "outline": "solid", "alpha": 1.0}

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from hotmesh_core.compiler import CompiledApp
 from hotmesh_core.deadletters import DeadLetter
-from hotmesh_core.deployment import VersionInfo
+from hotmesh_core.deployment import Plan, VersionInfo
 from hotmesh_core.keys import Keys
 from hotmesh_core.listener import EventCallback
 
@@ -40,6 +40,8 @@ class Mesh(Protocol):
     async def source(self, version: str) -> str | None: ...
 
     async def compiled(self, version: str) -> CompiledApp | None: ...
+
+    async def review(self, source: str | Path) -> Plan: ...
 
     async def deploy(self, source: str | Path) -> str: ...
 

@@ -19,7 +19,7 @@ from typing import Any
 from hotmesh_core import HotMesh, HotMeshError, ManifestError
 from hotmesh_core.errors import ConnectionLostError, RedisTimeoutError
 from hotmesh_core.examples import ExampleApp, example_apps
-from hotmesh_core.wire import Wire
+from hotmesh_core.cluster import connect
 
 from .events import EventHub
 from .overview_stats import OverviewStats
@@ -83,7 +83,7 @@ class StudioRuntime:
 
     async def _start(self) -> None:
         url = self.url()
-        probe = Wire(url, timeout=3, connect_timeout=3)   # a Wire that never connected fails at once
+        probe = connect(url, timeout=3, connect_timeout=3, reconnect_seconds=0)   # fails at once (one Redis or a cluster)
         try:
             await probe.call("PING")
         finally:

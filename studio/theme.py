@@ -28,6 +28,10 @@ STATUS_COLORS = {
 }
 
 DIFF_COLORS = {"added": "#bbf7d0", "removed": "#fecaca", "changed": "#fde68a", "same": "#f1f5f9"}
+# the outline of a diff mark (green, red, amber); an unchanged activity keeps its type's colour
+DIFF_LINES = {"added": "#16a34a", "removed": "#dc2626", "changed": "#d97706"}
+DIFF_LABELS = {"added": "added", "removed": "removed", "changed": "changed", "same": "unchanged"}
+GHOST_ALPHA = 0.45          # a removed activity is drawn from the old version, faded and dashed
 
 # edge kind -> (colour, dash, width)
 EDGE_STYLE = {
@@ -49,7 +53,7 @@ def legend_html(kind: str = "type") -> str:
     if kind == "status":
         items = [(c, s) for s, c in STATUS_COLORS.items()]
     elif kind == "diff":
-        items = [(c, s) for s, c in DIFF_COLORS.items()]
+        items = [(c, DIFF_LABELS[s]) for s, c in DIFF_COLORS.items()]
     else:
         items = [(tint(c), t) for t, (c, _) in TYPE_STYLE.items() if t != "signal-in"]
     chips = "".join(f"<span class='hm-chip' style='background:{c}'>{label}</span>" for c, label in items)
@@ -86,6 +90,16 @@ CSS = """
 .hm-card-title { font-weight: 600; font-size: 13px; color: var(--hm-ink); text-transform: uppercase;
   letter-spacing: .04em; margin: 4px 0; }
 .hm-brand { font-weight: 700; letter-spacing: .02em; }
+.hm-review-head { font-size: 13.5px; color: var(--hm-ink); margin-bottom: 6px; }
+.hm-review-breaking { background: #fef2f2; border: 1px solid #dc2626; border-left: 5px solid #dc2626;
+  border-radius: 6px; padding: 6px 10px; margin: 4px 0 8px 0; color: #7f1d1d; font-size: 13px; }
+.hm-review-breaking ul, .hm-review-warnings ul { margin: 4px 0 0 0; padding-left: 20px; }
+.hm-review-warnings { color: #92400e; font-size: 12.5px; margin-top: 6px; }
+.hm-review-changes { font-size: 12.5px; border-collapse: collapse; width: 100%; }
+.hm-review-changes td { padding: 3px 6px; border-bottom: 1px solid var(--hm-line); }
+.hm-mark-added { background: #bbf7d0; border-color: #16a34a; }
+.hm-mark-removed { background: #fecaca; border-color: #dc2626; border-style: dashed; }
+.hm-mark-changed { background: #fde68a; border-color: #d97706; }
 """
 
 TABLE_CSS = """

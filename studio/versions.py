@@ -1,6 +1,10 @@
 """Versions of an app: which are deployed and which is active, a text and graph diff between any
 two, activation (also a roll back to an older one) with the protocol's outcome, and 'edit from
-this version' to restore an old definition."""
+this version' to restore an old definition.
+
+Activating another version goes through the same review as the editor's deploy: what it changes
+against the active version, and a confirmation when that breaks running jobs (a roll back that
+drops an activity strands the jobs waiting there just like a new version would)."""
 
 from __future__ import annotations
 
@@ -10,16 +14,18 @@ from typing import Any
 import pandas as pd
 import panel as pn
 
-from hotmesh_core.compiler import CompiledApp
-from hotmesh_core.deployment import VersionInfo
+from hotmesh_core.compiler import CompiledApp, diff_breaking
+from hotmesh_core.deployment import Plan, VersionInfo
 
 from .access import read_only, refusal
 from .diff import graph_diffs, text_diff_html
 from .editor import activation_text
 from .graph import GraphView
 from .mesh import Mesh
+from .review import build_review
+from .review_panel import ReviewPanel
 from .runtime import describe_error
-from .theme import TABLE_CSS, AlertType, legend_html
+from .theme import TABLE_CSS, AlertType
 
 
 def version_rows(versions: list[VersionInfo]) -> list[dict[str, Any]]:
@@ -43,6 +49,7 @@ class VersionsView:
         self.on_edit = on_edit
         self.on_activated = on_activated
         self.rows: list[dict[str, Any]] = []
+        self.active: str | None = None
         self.apps: dict[str, tuple[CompiledApp, str]] = {}
         self.table = pn.widgets.Tabulator(pd.DataFrame(columns=["version", "state", "last event", "at"]),
                                           show_index=False, disabled=True, selectable=False, theme="bootstrap5",
@@ -51,10 +58,11 @@ class VersionsView:
         self.old = pn.widgets.Select(label="Compare", options=[], width=120)
         self.new = pn.widgets.Select(label="with", options=[], width=120)
         self.graph_topic = pn.widgets.Select(label="Graph", options=[], width=200)
-        self.activate_version = pn.widgets.Select(label="Version", options=[], width=120)
-        self.activate_button = pn.widgets.Button(label="Activate", color="primary", width=110,
-                                                 align="end", css_classes=["hm-activate"],
-                                                 disabled=read_only(mesh))
+        self.activate_version = pn.widgets.Select(label="Version", options=[], width=120,
+                                                  css_classes=["hm-activate-version"])
+        self.review = ReviewPanel(self._activate, read_only=read_only(mesh), css="hm-activate")
+        self.activate_button = self.review.activate_button
+        self.activate_version.param.watch(lambda _e: pn.state.execute(self.review_selected), "value")
         self.edit_button = pn.widgets.Button(label="Edit from this version", color="light", width=180,
                                              align="end")
         self.outcome = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width",
@@ -66,19 +74,18 @@ class VersionsView:
         for widget in (self.old, self.new):
             widget.param.watch(lambda _e: pn.state.execute(self.compare), "value")
         self.graph_topic.param.watch(lambda _e: self._show_graph(), "value")
-        self.activate_button.on_click(self._activate)
         self.edit_button.on_click(self._edit)
         self.panel = pn.Column(
             pn.Row(pn.Column(pn.pane.HTML("<div class='hm-card-title'>Deployed versions</div>"), self.table,
                              sizing_mode="stretch_width"),
                    pn.Column(pn.pane.HTML("<div class='hm-card-title'>Activate or roll back</div>"),
-                             pn.Row(self.activate_version, self.activate_button), self.edit_button,
-                             self.outcome, width=420)),
+                             pn.Row(self.activate_version, self.edit_button), self.review.panel,
+                             self.outcome, width=460)),
             pn.pane.HTML("<div class='hm-card-title'>Diff</div>"),
             pn.Row(self.old, self.new, self.graph_topic),
             pn.Row(pn.Column(self.text, sizing_mode="stretch_width"),
                    pn.Column(pn.pane.Bokeh(self.graph.figure, sizing_mode="stretch_width"), self.summary,
-                             pn.pane.HTML(legend_html("diff")), sizing_mode="stretch_width"),
+                             sizing_mode="stretch_width"),
                    sizing_mode="stretch_width"),
             sizing_mode="stretch_width")
 
@@ -94,11 +101,25 @@ class VersionsView:
         active = next((r["version"] for r in self.rows if r["state"] == "active"), None)
         for select in (self.old, self.new, self.activate_version):
             select.options = labels
+        self.active = active
         if labels:
             self.new.value = active or labels[0]
             self.old.value = labels[1] if len(labels) > 1 and labels[0] == self.new.value else labels[0]
             self.activate_version.value = labels[0]
         await self.compare()
+        await self.review_selected()
+
+    async def review_selected(self) -> None:
+        """Show what activating the selected version changes against the active one."""
+        version = self.activate_version.value
+        target = await self._app(version) if version else None
+        if target is None:
+            self.review.clear()
+            return
+        current = await self._app(self.active) if self.active else None
+        breaking = diff_breaking(current[0], target[0]) if current is not None else []
+        review = build_review(Plan(target[0], [], breaking, self.active), current[0] if current else None)
+        self.review.show(review, deployed=True)
 
     async def _app(self, version: str) -> tuple[CompiledApp, str] | None:
         if version not in self.apps:
@@ -142,11 +163,21 @@ class VersionsView:
             return self._say(refusal("activate a version"), "danger")
         if not version:
             return
+        review = self.review.review
+        if review is None or review.version != version or self.review.gate.blocked() is not None:
+            return                          # a crafted click: the button is off until the review allows it
         self._say(f"Activating version {version}…", "info")
         try:
+            if await self.mesh.active_version() != review.active:     # another user activated meanwhile
+                await self.load()
+                self.activate_version.value = version
+                await self.review_selected()
+                return self._say(f"The active version is now {self.active}: the review was made again, check "
+                                 "it before activating.", "warning")
             result = await self.mesh.activate(version)
         except Exception as exc:  # noqa: BLE001 - shown in the page
             self._say(f"Activation of version {version} failed: {describe_error(exc)}", "danger")
+            self.review.refresh()
             return
         self._say(f"Version **{version}**: {activation_text(result)}.", "success" if result is not False else "danger")
         await self.load()

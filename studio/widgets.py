@@ -169,10 +169,16 @@ class Editor(_Widget):
                 "annotations": list(self.view.code.annotations or []),
                 "deploy_enabled": not self.view.deploy_button.disabled}
 
-    def deploy(self, activate: bool = True) -> str:
-        """What the Deploy button does, from a cell: returns the outcome text."""
-        self.view.activate_box.value = activate
+    def deploy(self, activate: bool = True, confirm_breaking: bool = False) -> str:
+        """What the Deploy button does, from a cell, then (``activate``) the review's Activate button:
+        a version with breaking changes is activated only with ``confirm_breaking``. Returns the
+        outcome text; ``self.view.review.review`` is the review that was shown."""
         self.mesh.run(self.view._deploy(None))
+        review = self.view.review
+        if activate and review.gate.deployed:
+            review.confirm.value = confirm_breaking
+            if review.gate.blocked() is None:
+                self.mesh.run(self.view._activate())
         return str(self.view.outcome.object)
 
 

@@ -1,4 +1,10 @@
-"""Test fixtures: one real redis-server per test session, a unique app id per test."""
+"""Test fixtures: one real redis-server per test session, a unique app id per test.
+
+``HMSH_TEST_REDIS=cluster`` runs the tests that use ``redis_url`` on a real three-master Redis
+Cluster instead (``tests/cluster``; the app is sharded, one shard per master), and
+``HMSH_SHARDS=3`` on one Redis exercises the sharded layout (outbox included) without a cluster.
+``sync_redis`` is then a cluster client. Tests that need a server of their own (``server``) keep one.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ import redis
 
 from hotmesh_core import HotMesh, RedisServer, Settings, Worker
 
-from .cluster import cluster, cluster_with_replicas, one_node_cluster  # noqa: F401  (fixtures, any package)
+from .cluster import cluster, cluster_with_replicas, one_node_cluster, running_cluster  # noqa: F401  (fixtures)
 from .helpers import assert_eventually  # noqa: F401  (re-exported for tests)
 
 _counter = itertools.count()
@@ -38,14 +44,26 @@ def server(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
+ON_CLUSTER = os.environ.get("HMSH_TEST_REDIS") == "cluster"
+
+
 @pytest.fixture(scope="session")
-def redis_url(redis_server: RedisServer) -> str:
-    return redis_server.url
+def redis_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    if ON_CLUSTER:
+        with running_cluster(3) as found:
+            yield found.url
+        return
+    yield request.getfixturevalue("redis_server").url
 
 
 @pytest.fixture
-def sync_redis(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+def sync_redis(redis_url: str) -> Iterator[Any]:
+    client: Any
+    if redis_url.startswith("redis+cluster://"):
+        host, _, port = redis_url.split("://", 1)[1].split(",")[0].partition(":")
+        client = redis.RedisCluster(host=host, port=int(port), decode_responses=True)
+    else:
+        client = redis.Redis.from_url(redis_url, decode_responses=True)
     yield client
     client.close()
 

@@ -16,7 +16,7 @@ from ..protocols import StepContext
 from ..serializer import dumps
 from ..store import StepSpec
 from ..util import guid
-from .hooks import hook_rule, signal_key
+from .hooks import hook_rule, signal_keys
 from .stats import job_key_and_slice
 from .steps import (
     SINGLE_DONE,
@@ -80,8 +80,8 @@ async def signal(engine: StepContext, index: AppIndex, activity: Activity, state
     else:
         targets.append(data)
     for payload in targets:
-        key = signal_key(engine, rule, payload)
-        registration = await engine.store.get(key) if key else None
+        where = signal_keys(engine, rule, payload)
+        registration = await engine.store.first(where) if where else None
         if registration is None:
             continue
         aid, hook_dad, gid, jid = registration.split("::", 3)
@@ -102,8 +102,8 @@ async def _index_lists(engine: StepContext, index: AppIndex, hook_aid: str, quer
     if found is None or key_name in (None, UNDEFINED):
         return []
     job_key, time_slice = found
-    return [(engine.keys.stats_index(job_key, time_slice, str(key_name), signal_value(key_value)),
-             engine.keys.stats(job_key, time_slice))]
+    return [(engine.keys.stats_index(job_key, time_slice, str(key_name), signal_value(key_value), shard),
+             engine.keys.stats(job_key, time_slice, shard)) for shard in engine.keys.shard_ids]
 
 
 def interrupt_activity(engine: StepContext, index: AppIndex, activity: Activity, state: StepState,

@@ -36,7 +36,7 @@ def open_hook(engine: StepContext, index: AppIndex, activity: Activity, state: S
         delay = resolve(activity.sleep, ctx)
         if isinstance(delay, int | float) and not isinstance(delay, bool) and delay > 0:
             member = f"sleep::{activity.id}::{dad}::{gid}::{jid}"
-            spec.timer = (engine.keys.timers(), member, int(delay * 1000))
+            spec.timer = (engine.keys.timers(engine.keys.shard_of(jid)), member, int(delay * 1000))
             waits = True
     if activity.hook_topic:
         rule = index.app.hooks.get(activity.hook_topic)
@@ -46,7 +46,7 @@ def open_hook(engine: StepContext, index: AppIndex, activity: Activity, state: S
                 raise PipeError(f"hook '{activity.id}': the rule for '{rule.topic}' resolved to no value")
             graph = index.app.graph_of(activity.graph)
             ttl = max(expire_seconds(engine, activity, graph.expire, ctx), SIGNAL_MIN_TTL)
-            spec.signal = (engine.keys.signal(rule.topic, signal_value(value)),
+            spec.signal = (engine.keys.signal(rule.topic, signal_value(value), jid),
                            f"{activity.id}::{dad}::{gid}::{jid}", ttl)
             waits = True
     if not waits:
@@ -63,12 +63,21 @@ def signal_context(data: dict[str, Any]) -> dict[str, Any]:
     return {"$self": entry, "$hook": {"data": data}}
 
 
-def signal_key(engine: StepContext, rule: HookRule, data: dict[str, Any]) -> str | None:
-    """The registration a signal with ``data`` meets, or None when ``actual`` resolves to nothing."""
+def signal_key(engine: StepContext, rule: HookRule, data: dict[str, Any], jid: str) -> str | None:
+    """The registration of job ``jid`` a signal with ``data`` meets (None: ``actual`` resolves to nothing)."""
     value = resolve(rule.actual, signal_context(data))
     if value is UNDEFINED or value is None or value == "":
         return None
-    return engine.keys.signal(rule.topic, signal_value(value))
+    return engine.keys.signal(rule.topic, signal_value(value), jid)
+
+
+def signal_keys(engine: StepContext, rule: HookRule, data: dict[str, Any]) -> list[str]:
+    """Where the registration a signal with ``data`` meets may be (one key per shard), or [] when
+    ``actual`` resolves to nothing."""
+    value = resolve(rule.actual, signal_context(data))
+    if value is UNDEFINED or value is None or value == "":
+        return []
+    return engine.keys.signals(rule.topic, signal_value(value))
 
 
 async def hook_rule(engine: StepContext, topic: str) -> HookRule | None:
@@ -93,10 +102,10 @@ async def webhook_message(engine: StepContext, topic: str, data: dict[str, Any],
     rule = await hook_rule(engine, topic)
     if rule is None:
         return None
-    key = signal_key(engine, rule, data)
-    if key is None:
+    where = signal_keys(engine, rule, data)
+    if not where:
         return None
-    registration = await engine.store.get(key)
+    registration = await engine.store.first(where)
     if registration is None:
         return None
     aid, dad, gid, jid = registration.split("::", 3)

@@ -279,7 +279,7 @@ def _leg2_spec(engine: StepContext, index: AppIndex, activity: Activity, state: 
         code = exc.code
     if message.get("type") == msgs.WEBHOOK and code == 200:
         rule = index.app.hooks.get(meta.get("topic", ""))
-        key = signal_key(engine, rule, data) if rule else None
+        key = signal_key(engine, rule, data, jid) if rule else None
         if key:
             spec.unsignal = key               # the hook closes: later signals find nothing
     if status == "error" and final and not children:

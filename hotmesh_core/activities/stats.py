@@ -43,7 +43,8 @@ def add_stats(engine: StepContext, trigger: Activity, ctx: dict[str, Any], jid: 
     if not measures or found is None:
         return
     job_key, bucket = found
-    general = engine.keys.stats(job_key, bucket)
+    shard = engine.keys.shard_of(jid)         # stats of a shard's jobs live on that shard (keys.py)
+    general = engine.keys.stats(job_key, bucket, shard)
     spec.incr.append((general, "count", 1))
     for measure in measures:
         kind = measure.get("measure")
@@ -56,9 +57,9 @@ def add_stats(engine: StepContext, trigger: Activity, ctx: dict[str, Any], jid: 
         elif kind == "count":
             spec.incr.append((general, f"count:{path}:{signal_value(value)}", 1))
         elif kind == "index":
-            spec.push.append((engine.keys.stats_index(job_key, bucket, path, signal_value(value)), jid))
+            spec.push.append((engine.keys.stats_index(job_key, bucket, path, signal_value(value), shard), jid))
         elif kind == "mdn" and isinstance(value, int | float) and not isinstance(value, bool):
-            spec.zadd.append((engine.keys.stats_median(job_key, bucket, path), float(value), jid))
+            spec.zadd.append((engine.keys.stats_median(job_key, bucket, path, shard), float(value), jid))
 
 
 def slices(granularity: str | None, range_: str, end: datetime | None = None) -> list[str]:

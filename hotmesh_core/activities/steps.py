@@ -185,7 +185,10 @@ def dispatch(engine: StepContext, activity: Activity, jid: str, gid: str, ctx: d
     topic = resolve(activity.topic, ctx)
     if not isinstance(topic, str) or not topic:
         raise PipeError(f"activity '{activity.id}': topic resolved to {topic!r}")
-    out_meta = msgs.metadata(jid, gid, dad, activity.id, topic=topic, trc=trc)
+    # an awaited child takes this message's guid as its id unless its graph names one: a guid on
+    # this job's shard keeps the child's steps and its result on this shard (keys.py)
+    out_meta = msgs.metadata(jid, gid, dad, activity.id, topic=topic, trc=trc,
+                             message_guid=None if activity.type == "worker" else engine.keys.guid_on_shard_of(jid))
     if payload is not None:
         msgs.check_size(f"input of {activity.id}", payload, engine.settings.max_payload_bytes,
                         strict=False)
@@ -199,7 +202,7 @@ def dispatch(engine: StepContext, activity: Activity, jid: str, gid: str, ctx: d
             carried = carry(index, activity, dad, ctx, fields)
             if carried is not None:
                 extra["c"] = carried
-        spec.xadd.append((engine.keys.worker_stream(topic), msgs.build(out_meta, data=payload, **extra)))
+        spec.xadd.append((engine.keys.worker_stream(topic, jid), msgs.build(out_meta, data=payload, **extra)))
     else:
         awaits = True if activity.await_child is True else truthy(resolve(activity.await_child, ctx))
         if not awaits:

@@ -9,7 +9,7 @@ from .. import messages as msgs
 from ..context import TRIGGER_LEDGER, AppIndex, entry_fields
 from ..errors import DuplicateJobError, HotMeshError, TopicNotFoundError, ValidationError
 from ..faults import crash_point
-from ..keys import JobFields, check_id
+from ..keys import JobFields, check_id, tag_of
 from ..mapper import children_for, job_map_fields, truthy
 from ..pipe import UNDEFINED, resolve
 from ..protocols import StepContext
@@ -170,6 +170,13 @@ async def start_child(engine: StepContext, message: dict[str, Any], ack: tuple[s
     try:
         job = await prepare(engine, meta["topic"], message.get("data") or {}, parent=parent,
                             message_guid=meta["guid"], ack=ack, trc=meta.get("trc"))
+        if tag_of(job.spec.job_key) != tag_of(ack[0]):
+            # the child's id puts it on another shard: this message goes there (through this
+            # shard's outbox) and starts it there, in one step on that shard
+            if job.trace is not None and engine.telemetry is not None:
+                await engine.telemetry.triggered(job.trace[0], job.trace[1], False, False, job.trace[2], None)
+            await engine.store.add_and_ack(engine.keys.engine_stream(job.jid), dumps(message), ack)
+            return
         await commit(engine, job)
     except HotMeshError as exc:
         # The child cannot start (duplicate id, unknown topic, bad input): the parent's await

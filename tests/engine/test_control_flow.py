@@ -201,7 +201,7 @@ async def test_s13_time_hook(mesh, sync_redis) -> None:
     key = hm.keys.job("sl1")
     await assert_eventually(lambda: sync_redis.hget(key, JobFields.ledger("s1", ",0,0")) == "889000000000000")
     assert sync_redis.hget(key, ":") == "1"
-    [member] = sync_redis.zrange(hm.keys.timers(), 0, -1)
+    [member] = sync_redis.zrange(hm.keys.timers(hm.keys.shard_of("sl1")), 0, -1)
     assert member.startswith("sleep::s1::,0,0::") and member.endswith("::sl1")
     await assert_eventually(lambda: sync_redis.hget(key, ":") == "0", timeout=5)
     elapsed = loop.time() - started
@@ -211,7 +211,7 @@ async def test_s13_time_hook(mesh, sync_redis) -> None:
     hook = (await hm.export("sl1"))["process"]["0"]["0"]["s1"]["hook"]["data"]
     assert hook["timestamp"] >= hook["due"]          # fired by the Redis clock, never early
     assert 50 < sync_redis.ttl(key) <= 60
-    assert sync_redis.zcard(hm.keys.timers()) == 0
+    assert sync_redis.zcard(hm.keys.timers(hm.keys.shard_of("sl1"))) == 0
 
 
 S14 = """
@@ -244,7 +244,7 @@ async def test_s14_web_hook_signal(mesh, sync_redis) -> None:
     published: list[dict[str, Any]] = []
     await hm.sub("web.tested.wb1", lambda topic, job: published.append(job))
     await hm.pub("web.test", {"id": "wb1"})
-    signal = hm.keys.signal("web.resume", "wb1")
+    signal = hm.keys.signal("web.resume", "wb1", "wb1")
     await assert_eventually(lambda: sync_redis.get(signal) is not None)
     gid = sync_redis.hget(hm.keys.job("wb1"), "m/gid")
     assert sync_redis.get(signal) == f"w1::,0,0::{gid}::wb1"
@@ -262,7 +262,7 @@ async def test_s14_web_hook_signal(mesh, sync_redis) -> None:
 async def test_s14_pending_signal_keeps_hook_open(mesh, sync_redis) -> None:
     hm = await mesh(S14)
     await hm.pub("web.test", {"id": "wb2"})
-    signal = hm.keys.signal("web.resume", "wb2")
+    signal = hm.keys.signal("web.resume", "wb2", "wb2")
     await assert_eventually(lambda: sync_redis.get(signal) is not None)
     await hm.hook("web.resume", {"id": "wb2", "answer": "first"}, status="pending", code=202)
     key = hm.keys.job("wb2")
@@ -277,7 +277,7 @@ async def test_s14_pending_signal_keeps_hook_open(mesh, sync_redis) -> None:
 async def test_s14_success_202_closes_but_keeps_key(mesh, sync_redis) -> None:
     hm = await mesh(S14)
     await hm.pub("web.test", {"id": "wb3"})
-    signal = hm.keys.signal("web.resume", "wb3")
+    signal = hm.keys.signal("web.resume", "wb3", "wb3")
     await assert_eventually(lambda: sync_redis.get(signal) is not None)
     await hm.hook("web.resume", {"id": "wb3", "answer": "a"}, status="success", code=202)
     key = hm.keys.job("wb3")
@@ -285,7 +285,7 @@ async def test_s14_success_202_closes_but_keeps_key(mesh, sync_redis) -> None:
     assert sync_redis.exists(signal) == 1
     before = sync_redis.hgetall(key)
     await hm.hook("web.resume", {"id": "wb3", "answer": "late"})
-    await assert_eventually(lambda: backlog(sync_redis, hm.keys.engine_stream()) == 0)
+    await assert_eventually(lambda: backlog(sync_redis, hm.keys.engine_stream("wb3")) == 0)
     assert sync_redis.hgetall(key) == before                              # dropped: leg 2 closed
     assert json.loads(json.dumps(before))  # plain JSON strings
 

@@ -48,8 +48,8 @@ async def test_s16_interrupt(mesh, sync_redis) -> None:
         await hm.interrupt("intr.test", "in1")
     assert await hm.interrupt("intr.test", "in1", suppress=True) is False
     before = sync_redis.hgetall(key)
-    await assert_eventually(lambda: sync_redis.zcard(hm.keys.timers()) == 0, timeout=5)   # timer fires...
-    await assert_eventually(lambda: backlog(sync_redis, hm.keys.engine_stream()) == 0)
+    await assert_eventually(lambda: sync_redis.zcard(hm.keys.timers(hm.keys.shard_of("in1"))) == 0, timeout=5)   # timer fires...
+    await assert_eventually(lambda: backlog(sync_redis, hm.keys.engine_stream("in1")) == 0)
     assert sync_redis.hgetall(key) == before                                              # ...and is dropped
     with pytest.raises(JobNotFoundError):
         await hm.interrupt("intr.test", "never-was")
@@ -225,11 +225,11 @@ async def test_s20_status_threshold(mesh, sync_redis) -> None:
     await hm.pub("signal.toggle", {"jobId": "xyz", "statusThreshold": 1})
     await assert_eventually(lambda: len(early) == 1)
     assert early[0]["data"] == {"done": False} and await hm.get_status("xyz") == 0
-    assert sync_redis.exists(hm.keys.signal("waitForSignaler.doPleaseResume", "xyz")) == 0   # Q6 fixed
+    assert sync_redis.exists(hm.keys.signal("waitForSignaler.doPleaseResume", "xyz", "xyz")) == 0   # Q6 fixed
     later: list[dict[str, Any]] = []
     await hm.sub("signal.toggled.pdq", lambda topic, job: later.append(job))
     await hm.pub("signal.toggle", {"jobId": "pdq"})
-    await assert_eventually(lambda: sync_redis.exists(hm.keys.signal("waitForSignaler.doPleaseResume", "pdq")))
+    await assert_eventually(lambda: sync_redis.exists(hm.keys.signal("waitForSignaler.doPleaseResume", "pdq", "pdq")))
     await hm.hook("waitForSignaler.doPleaseResume", {"id": "pdq", "done": True, "howdy": "pardner"})
     await assert_eventually(lambda: len(later) == 1)
     assert later[0]["data"] == {"done": True, "howdy": "pardner"}
@@ -297,8 +297,9 @@ async def test_s21_signal_all(mesh, sync_redis) -> None:
     assert job["data"] == {"pended": True, "ended": True, "child_done": True}
     child = await hm.get_state("hook.test", "c1")
     assert child["data"] == {"done": True}
-    index = hm.keys.stats_index("sa1", "0", "parent_job_id", "sa1")
-    assert sync_redis.exists(index) == 0 and sync_redis.exists(hm.keys.stats("sa1", "0")) == 0   # scrubbed
+    for n in hm.keys.shard_ids:                               # every shard's stats are scrubbed
+        index = hm.keys.stats_index("sa1", "0", "parent_job_id", "sa1", n)
+        assert sync_redis.exists(index) == 0 and sync_redis.exists(hm.keys.stats("sa1", "0", n)) == 0
     raw = sync_redis.hgetall(hm.keys.job("sa1"))
     assert raw["l/ender,0,0,0"] == "888000001000001" and raw["l/ender,0,1,0"] == "888000001000001"
 
@@ -308,6 +309,7 @@ async def test_stats_and_ids(mesh) -> None:
     await hm.pub("hook.test", {"id": "k1", "parent_job_id": "pp"})
     await hm.pub("hook.test", {"id": "k2", "parent_job_id": "pp"})
     ids = await hm.get_ids("hook.test", {"parent_job_id": "pp"}, ["parent_job_id:pp"])
-    assert ids == {"parent_job_id:pp": ["k1", "k2"]}
+    assert list(ids) == ["parent_job_id:pp"]
+    assert sorted(ids["parent_job_id:pp"]) == ["k1", "k2"]     # in order per shard (keys.py)
     stats = await hm.get_stats("hook.test", {"parent_job_id": "pp"})
     assert stats["segments"] == [{"time": "0", "count": 2.0}]

@@ -71,8 +71,9 @@ CHILD = textwrap.dedent("""
             await hm.pub("rst.sleep", {"id": f"sleep-{i}"})
             await hm.pub("rst.wait", {"id": f"wait-{i}"})
         for _ in range(200):                       # every job parked: N timers, N hook signals
-            timers = await hm.redis.call("ZCARD", hm.keys.timers())
-            hooks = [await hm.redis.call("EXISTS", hm.keys.signal("rst.resume", f"wait-{i}")) for i in range(N)]
+            timers = sum([await hm.redis.call("ZCARD", hm.keys.timers(n)) for n in hm.keys.shard_ids])
+            hooks = [await hm.redis.call("EXISTS", hm.keys.signal("rst.resume", f"wait-{i}", f"wait-{i}"))
+                     for i in range(N)]
             if timers == N and sum(hooks) == N:
                 break
             await asyncio.sleep(0.05)

@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PREFIX = f"st{os.getpid()}"
 DEMO = f"{PREFIX}-demo"
 SLEEPY = f"{PREFIX}-sleepy"
+REVIEW = f"{PREFIX}-review"      # the versions test changes its active version: an app of its own
 
 SLOW_WORKERS = '''
 import asyncio
@@ -67,8 +68,58 @@ EXAMPLE = {"topic": "nap.start", "data": {"id": "nap-1"}}
 '''
 
 
+FAST_WORKERS = '''
+from hotmesh_core import WorkerMessage
+
+async def compose(message: WorkerMessage):
+    return {"message": f"{message.data.get('greeting', 'hello')}, {message.data['name']}!"}
+
+async def shout(message: WorkerMessage):
+    return {"text": message.data["text"].upper()}
+
+WORKERS = {"demo.compose": compose, "demo.shout": shout}
+EXAMPLE = {"topic": "demo.greet", "data": {"name": "world", "shout": True}}
+'''
+
+SHOUT_ACTIVITY = """        shout:
+          title: Shout it
+          type: worker
+          topic: demo.shout
+          input:
+            maps:
+              text: '{compose.output.data.message}'
+          job:
+            maps:
+              message: '{$self.output.data.text}'
+"""
+SHOUT_TRANSITION = """          - to: shout
+            conditions:
+              match:
+                - expected: true
+                  actual: '{start.output.data.shout}'
+"""
+AUDIT_ACTIVITY = """        audit:
+          title: Audit the greeting
+          type: hook
+"""
+AUDIT_TRANSITION = """          - to: audit
+            conditions: { code: 200 }
+"""
+
+
+def demo_v2(text: str, version: str = "2") -> str:
+    """The demo app as its next version: 'shout' removed (a breaking change), 'audit' added after
+    'compose' (so 'compose' changes too)."""
+    for part in (SHOUT_ACTIVITY, SHOUT_TRANSITION, "version: '1'"):
+        assert part in text, part
+    text = text.replace(SHOUT_ACTIVITY, "").replace(SHOUT_TRANSITION, "").replace("version: '1'", f"version: '{version}'")
+    text = text.replace("      transitions:\n", AUDIT_ACTIVITY + "      transitions:\n", 1)
+    return text.replace("            conditions: { code: 200 }\n", "            conditions: { code: 200 }\n"
+                        + AUDIT_TRANSITION, 1)
+
+
 def make_assets(target: Path) -> Path:
-    """``target/apps/{demo,sleepy}`` with unique app ids; returns ``target`` (HOTMESH_ASSETS)."""
+    """``target/apps/{demo,sleepy,review}`` with unique app ids; returns ``target`` (HOTMESH_ASSETS)."""
     demo = target / "apps" / "demo"
     demo.mkdir(parents=True)
     text = (ROOT / "assets" / "apps" / "demo" / "app.yaml").read_text()
@@ -78,6 +129,10 @@ def make_assets(target: Path) -> Path:
     sleepy.mkdir(parents=True)
     (sleepy / "app.yaml").write_text(SLEEPY_YAML.replace("{APP}", SLEEPY))
     (sleepy / "workers.py").write_text(SLEEPY_WORKERS)
+    review = target / "apps" / "review"
+    review.mkdir(parents=True)
+    (review / "app.yaml").write_text(text.replace("id: demo", f"id: {REVIEW}", 1))
+    (review / "workers.py").write_text(FAST_WORKERS)
     return target
 
 

@@ -25,7 +25,7 @@ import pytest
 from hotmesh_core.redis_server import free_port
 
 from ..helpers import stop_process
-from .apps import DEMO, ROOT, SLEEPY, make_assets
+from .apps import DEMO, REVIEW, ROOT, SLEEPY, make_assets
 
 CHROMIUM = os.environ.get("HOTMESH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -57,7 +57,7 @@ class StudioServer:
     url: str
     process: subprocess.Popen[bytes]
     log: Path
-    apps: dict[str, str] = field(default_factory=lambda: {"demo": DEMO, "sleepy": SLEEPY})
+    apps: dict[str, str] = field(default_factory=lambda: {"demo": DEMO, "sleepy": SLEEPY, "review": REVIEW})
 
     def log_tail(self, chars: int = 4000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""

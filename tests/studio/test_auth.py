@@ -204,8 +204,14 @@ async def test_viewer_handlers_refuse_and_write_nothing(mesh: Any, app_id: str, 
 
     editor = EditorView(viewer, app_id=app_id)
     editor.load(SLEEPY_YAML.replace("{APP}", app_id).replace("version: '1'", "version: '2'"))
-    assert editor.check.ok and editor.deploy_button.disabled and editor.activate_box.disabled
+    assert editor.check.ok and editor.deploy_button.disabled and editor.review.activate_button.disabled
     await editor._deploy(None)
+    assert "Read-only" in editor.outcome.object
+    assert await editor._review()            # a viewer may look at the review; activating stays off
+    assert editor.review.panel.visible and editor.review.activate_button.disabled
+    editor.review.gate.deployed = True
+    await editor.review._activate()          # the panel ignores a viewer's (crafted) click
+    await editor._activate()                 # and under it, the mesh refuses
     assert "Read-only" in editor.outcome.object
     versions = VersionsView(viewer)
     await versions.load()
