@@ -353,3 +353,19 @@ async def test_a_late_message_of_the_failed_attempt_is_dropped(mesh) -> None:
     assert await hm.get_status(jid) == 1                     # still waiting for the new attempt
     await hm.add({"metadata": {k: new[k] for k in ("jid", "gid", "dad", "aid")}, "data": {"y": "fresh"}})
     assert (await done(hm, jid))["data"] == {"b": "fresh"}
+
+
+async def test_resume_and_rerun_with_sharded_keys(mesh) -> None:
+    """With shards > 1 the job, its engine stream and its worker stream share the job's hash tag:
+    the resume script touches that shard only; a re-run may land on another shard."""
+    flaky = Flaky()
+    hm = await mesh(FLAKY, workers={"work.first": first, "work.flaky": flaky}, shards=3)
+    jids = [await failed_job(hm, {"a": f"s{n}", "n": n}) for n in range(4)]
+    flaky.heal()
+    for jid in jids:
+        await hm.resume(jid)
+    for n, jid in enumerate(jids):
+        assert (await done(hm, jid))["data"] == {"b": f"s{n} world!"}
+    again = await hm.rerun(jids[0])
+    assert (await done(hm, again["jid"]))["data"] == {"b": "s0 world!"}
+    assert (await hm.export(jids[0]))["history"][-1]["to"] == again["jid"]
