@@ -19,6 +19,7 @@ from .errors import (
     JobCompletedError,
     JobError,
     JobLimitError,
+    JobNotFailedError,
     JobNotFoundError,
     JobTimeoutError,
     ManifestError,
@@ -46,7 +47,7 @@ from .worker import PARK, Worker, WorkerMessage, WorkerResponse
 
 __all__ = [
     "AppNotFoundError", "ConnectionLostError", "DeadLetter", "DuplicateJobError", "HotMesh", "HotMeshError",
-    "JobCompletedError", "JobError", "JobLimitError", "JobNotFoundError", "JobTimeoutError", "ManifestError",
+    "JobCompletedError", "JobError", "JobLimitError", "JobNotFailedError", "JobNotFoundError", "JobTimeoutError", "ManifestError",
     "PayloadError", "PayloadTooLargeError", "PipeError", "Plan", "QuorumError", "RedisAuthError", "RedisCommandError", "RedisConfigError",
     "RedisError", "RedisOutOfMemoryError", "RedisPermissionError", "RedisServer", "RedisTimeoutError",
     "Settings", "ShardConfigError", "StaleReadError", "SyncHotMesh", "TopicNotFoundError", "ValidationError", "VersionInfo", "VersionNotFoundError",

@@ -106,6 +106,13 @@ class JobCompletedError(HotMeshError):
     code = 410
 
 
+class JobNotFailedError(HotMeshError):
+    """The job did not fail (it is running, completed without error, or was interrupted), or a
+    concurrent resume re-opened it first: there is nothing to resume."""
+
+    code = 409
+
+
 class AppNotFoundError(HotMeshError):
     """The app has not been deployed, or has no active version."""
 

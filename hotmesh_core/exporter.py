@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .compiler.model import CompiledApp
 from .context import entry_from, job_output
 from .keys import JobFields
+
+#: the job-hash field holding the run's history (resumes, re-runs): a JSON array (``rerun.py``)
+HISTORY_FIELD = "r/history"
+#: the marker a re-run job carries from its creation: the job it re-runs
+RERUN_MARKER = "-rerun_of"
 
 
 def export_job(raw: dict[str, str], app: CompiledApp | None = None) -> dict[str, Any]:
@@ -41,8 +47,10 @@ def export_job(raw: dict[str, str], app: CompiledApp | None = None) -> dict[str,
             "hook": entry.get("hook", {}).get("data"),
         })
     activities.sort(key=lambda a: (a["created"] or "", a["dad"]))
+    history = json.loads(raw[HISTORY_FIELD]) if HISTORY_FIELD in raw else []
     return {"status": raw.get(JobFields.SEMAPHORE), "metadata": output["metadata"],
-            "data": output.get("data", {}), "process": process, "activities": activities}
+            "data": output.get("data", {}), "process": process, "activities": activities,
+            "history": history, "rerun_of": raw.get(RERUN_MARKER)}
 
 
 def _index_zero(aid: str, dad: str) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from . import deployment
+from . import deployment, rerun
 from . import messages as msgs
 from .activities import trigger
 from .activities.control import interrupt_job
@@ -460,6 +460,23 @@ class HotMesh:
             rows += [(jid, parse_timestamp(jc)) for jid, jc in values if jid]
         rows.sort(key=lambda r: (r[1], r[0]), reverse=newest_first)
         return rows[offset:offset + limit]
+
+    async def resume(self, jid: str, activity: str | None = None, data: dict[str, Any] | None = None, *,
+                     merge: bool = True) -> dict[str, Any]:
+        """Re-open failed job ``jid`` at its failed ``activity`` (default: the one that failed last)
+        with the input that activity received, or ``data`` merged over it (``merge=False``:
+        replacing it). One atomic step; the job then runs on and completes as usual (``sub``
+        listeners of its topic hear the outcome). Recorded in the run's history (``export``).
+        Returns ``jid``, ``activity``, ``dad``, ``input``, ``edited``, ``at``. Raises
+        ``JobNotFoundError`` (404), ``JobNotFailedError`` (409: running, done, interrupted, or
+        resumed concurrently), ``ValidationError`` (400: unknown activity, bad data)."""
+        return await rerun.resume(self._require_engine(), jid, activity, data, merge=merge, by=self.guid)
+
+    async def rerun(self, jid: str, data: dict[str, Any] | None = None, *, merge: bool = True) -> dict[str, Any]:
+        """Start a new job of ``jid``'s graph with ``jid``'s input (``data`` merged over it, or
+        replacing it with ``merge=False``), linked both ways in the jobs' history. Returns the new
+        ``jid``, ``from``, ``topic``, ``input``, ``edited``, ``at``."""
+        return await rerun.rerun(self._require_engine(), jid, data, merge=merge, by=self.guid)
 
     async def interrupt(self, topic: str, jid: str, *, reason: str | None = None, throw: bool = True,
                         code: int = 410, expire: int | None = None, descend: bool = False,

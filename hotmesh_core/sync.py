@@ -146,6 +146,12 @@ class SyncHotMesh:
     def list_jobs(self, *, limit: int = 100, offset: int = 0, newest_first: bool = True, scan_limit: int = JOB_SCAN_LIMIT) -> list[tuple[str, int]]:
         return self._run(self.hm.list_jobs(limit=limit, offset=offset, newest_first=newest_first, scan_limit=scan_limit))
 
+    def resume(self, jid: str, activity: str | None = None, data: dict[str, Any] | None = None, *, merge: bool = True) -> dict[str, Any]:
+        return self._run(self.hm.resume(jid, activity, data, merge=merge))
+
+    def rerun(self, jid: str, data: dict[str, Any] | None = None, *, merge: bool = True) -> dict[str, Any]:
+        return self._run(self.hm.rerun(jid, data, merge=merge))
+
     def interrupt(self, topic: str, jid: str, *, reason: str | None = None, throw: bool = True, code: int = 410, expire: int | None = None, descend: bool = False, suppress: bool = False, stack: str | None = None) -> bool:
         return self._run(self.hm.interrupt(topic, jid, reason=reason, throw=throw, code=code, expire=expire, descend=descend, suppress=suppress, stack=stack))
 

@@ -144,6 +144,13 @@ class ReadOnlyMesh:
     async def hook(self, topic: str, data: dict[str, Any]) -> str | None:
         raise ReadOnlyError(refusal("send a signal"))
 
+    async def resume(self, jid: str, activity: str | None = None, data: dict[str, Any] | None = None, *,
+                     merge: bool = True) -> dict[str, Any]:
+        raise ReadOnlyError(refusal("resume a job"))
+
+    async def rerun(self, jid: str, data: dict[str, Any] | None = None, *, merge: bool = True) -> dict[str, Any]:
+        raise ReadOnlyError(refusal("re-run a job"))
+
     async def throttle(self, ms: int, *, topic: str | None = None) -> int:
         raise ReadOnlyError(refusal("throttle or pause"))
 

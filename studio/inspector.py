@@ -73,8 +73,8 @@ def inspector_html(activity: Activity | None, aid: str, export: dict[str, Any] |
     for number, run in enumerate(reversed(runs), 1):
         started, updated = parse_ts(run.get("created")), parse_ts(run.get("updated"))
         duration = f"{updated - started} ms" if started is not None and updated is not None else "—"
-        rows = [("address", run.get("dad")), ("started", _clock(run.get("created"))),
-                ("updated", _clock(run.get("updated"))), ("duration", duration)]
+        rows = [("address", run.get("dad")), ("started", clock(run.get("created"))),
+                ("updated", clock(run.get("updated"))), ("duration", duration)]
         table = "".join(f"<tr><td>{k}</td><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
         parts.append(f"<div class='hm-card-title'>Execution {len(runs) - number + 1}</div>"
                      f"<table class='hm-kv'>{table}</table>")
@@ -88,9 +88,20 @@ def inspector_html(activity: Activity | None, aid: str, export: dict[str, Any] |
             parts.append("<div class='hm-card-title'>Signal data</div>" + _pre(run["hook"]))
     if not runs:
         parts.append("<div class='hm-muted'>Not run yet in this job.</div>")
+    for number, record in enumerate(resumed_attempts(export, aid), 1):
+        failed = record.get("failed") or {}
+        parts.append(f"<div class='hm-card-title hm-earlier-attempt'>Failed attempt {number} (resumed "
+                     f"{html.escape(clock(record.get('at')))})</div>"
+                     + "<div class='hm-card-title' style='color:#b91c1c'>Error</div>" + _pre(failed.get("error") or {})
+                     + "<div class='hm-card-title'>Input</div>" + _pre(failed.get("input") or {}))
     if yaml_text:
         parts.append("<div class='hm-card-title'>YAML</div>" + _pre(yaml_text))
     return "<div class='hm-inspector'>" + "".join(parts) + "</div>"
+
+
+def resumed_attempts(export: dict[str, Any] | None, aid: str) -> list[dict[str, Any]]:
+    """The history records of the resumes of ``aid`` (each holds the failed attempt it replaced)."""
+    return [r for r in (export or {}).get("history") or [] if r.get("kind") == "resume" and r.get("activity") == aid]
 
 
 def _json(value: Any) -> Any:
@@ -102,7 +113,7 @@ def _json(value: Any) -> Any:
     return value
 
 
-def _clock(value: str | None) -> str:
+def clock(value: str | None) -> str:
     """``20250101120000.123`` -> ``2025-01-01 12:00:00.123 UTC``."""
     if not value or len(value) < 14:
         return value or "—"

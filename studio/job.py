@@ -25,6 +25,7 @@ from .graph import GraphView
 from .inspector import activity_yaml, inspector_html
 from .mesh import Mesh
 from .model import graph_model
+from .resume import ResumePanel, attempt_rows, history_html
 from .runtime import describe_error
 from .status import JobState
 from .theme import AlertType, legend_html
@@ -62,8 +63,10 @@ class JobView:
                                       "it.</div>", sizing_mode="stretch_width", css_classes=["hm-inspector-pane"])
         self.interrupt_button = pn.widgets.Button(label="Interrupt", color="danger", width=100,
                                                   css_classes=["hm-interrupt"])
-        self.rerun_button = pn.widgets.Button(label="Run again", color="primary", width=110,
+        self.rerun_button = pn.widgets.Button(label="Re-run", color="primary", width=110,
                                               css_classes=["hm-rerun"])
+        self.resume = ResumePanel(self._resume, self._say)
+        self.history = pn.pane.HTML("", sizing_mode="stretch_width", css_classes=["hm-history-pane"])
         self.hook_topic = pn.widgets.Select(label="Hook topic", options=[], width=180)
         self.hook_data = pn.widgets.TextInput(label="Signal data (JSON)", value="{}", width=220,
                                               css_classes=["hm-signal-data"])
@@ -81,10 +84,12 @@ class JobView:
                                   "the Runs tab, or paste a job id.</div>")
         self.body = pn.Column(
             actions,
+            self.resume.panel,
             pn.Row(pn.Column(pn.pane.Bokeh(self.graph.figure, sizing_mode="stretch_width"),
                              pn.pane.HTML(legend_html("status")),
                              pn.pane.HTML("<div class='hm-card-title'>Timeline</div>"),
                              pn.pane.Bokeh(self.timeline.figure, sizing_mode="stretch_width"),
+                             pn.pane.HTML("<div class='hm-card-title'>History</div>"), self.history,
                              sizing_mode="stretch_width"),
                    pn.Column(pn.pane.HTML("<div class='hm-card-title'>Inspector</div>"), self.inspector,
                              width=400, styles={"border-left": "1px solid #e2e8f0", "padding-left": "10px"}),
@@ -115,7 +120,10 @@ class JobView:
         self.state = JobState(jid)
         self._generation = self.feed.generation
         await self._load(export)
-        self.state.apply(self.feed.drain())                  # ... then what arrived meanwhile
+        buffered = self.feed.drain()                          # ... then what arrived meanwhile
+        self.state.apply(buffered)
+        if _finishing(buffered):
+            await self.refresh()                               # the snapshot predates the outcome
         self._render()
         self.empty.visible, self.body.visible = False, True
         self._callback = every(self._tick, TICK_MS)
@@ -175,14 +183,17 @@ class JobView:
             return
         events = self.feed.drain()
         running = self.state.job_status == "running"
+        if events and self.state.job_status == "failed":   # a failed run moving again: resumed elsewhere
+            self.events_applied += len(events)
+            await self.refresh()
+            return
         if not events:
             if running and self._ticks % 5 == 0:
-                self.timeline.update(self.state.timeline())    # running bars grow
+                self.timeline.update(self._timeline_rows())    # running bars grow
             return
         changed = self.state.apply(events)
         self.events_applied += len(events)
-        finished = any(e.get("finished") == 1 or e.get("status") == "interrupted" for e in events)
-        if finished or (self.graph.selected and self.graph.selected in changed):
+        if _finishing(events) or (self.graph.selected and self.graph.selected in changed):
             await self.refresh()
         elif changed:
             self._render()
@@ -196,6 +207,8 @@ class JobView:
         except Exception as exc:  # noqa: BLE001 - e.g. the job expired while open
             self.message.object, self.message.visible = describe_error(exc), True
             return
+        if len(export.get("history") or []) != len((self.export or {}).get("history") or []):
+            self.state = JobState(self.jid)     # resumed: statuses move back, which merges never do
         self.export = export
         self.state.load_export(export)
         self._render()
@@ -205,11 +218,19 @@ class JobView:
             return
         aids = [n.id for n in self.graph.model.nodes]
         self.graph.set_statuses(self.state.statuses(aids))
-        self.timeline.update(self.state.timeline())
+        self.timeline.update(self._timeline_rows())
         self.header.object = self._header_html()
         self.interrupt_button.disabled = self.state.job_status != "running" or self.read_only
+        self.rerun_button.disabled = self.state.job_status == "running" or self.read_only
+        self.resume.show(self.export, self.state.job_status == "failed", self.read_only)
+        self.history.object = history_html(self.export)
         if self.graph.selected:
             self._show_inspector(self.graph.selected)
+
+    def _timeline_rows(self) -> list[dict[str, Any]]:
+        """The executions, and the failed attempts resumes replaced (from the run's history)."""
+        assert self.state is not None
+        return sorted(attempt_rows(self.export) + self.state.timeline(), key=lambda r: (r["start"], r["dad"]))
 
     def _header_html(self) -> str:
         assert self.state is not None
@@ -291,20 +312,41 @@ class JobView:
             self._say(f"Signal failed: {describe_error(exc)}", "danger")
 
     async def _rerun(self, _event: Any = None) -> None:
+        """A new job with this run's input (``HotMesh.rerun``: linked both ways in the history)."""
         if self.read_only:
             return self._say(refusal("start a job"), "danger")
-        trigger = next((a for a in (self.export or {}).get("activities", []) if a.get("type") == "trigger"), None)
-        if trigger is None:
-            self._say("This job has no trigger input to run again.", "warning")
+        if self.jid is None:
             return
         try:
-            jid = await self.mesh.pub(self._topic(), dict(trigger.get("output") or {}))
+            jid = str((await self.mesh.rerun(self.jid))["jid"])
         except Exception as exc:  # noqa: BLE001 - e.g. a duplicate job id taken from the input
-            self._say(f"Run again failed: {describe_error(exc)}", "danger")
+            self._say(f"Re-run failed: {describe_error(exc)}", "danger")
             return
+        await self._show_job(jid)
+
+    async def _resume(self, aid: str, data: dict[str, Any] | None) -> None:
+        """Resume this failed run at ``aid`` (``HotMesh.resume``), then watch it go on."""
+        if self.read_only:
+            return self._say(refusal("resume a job"), "danger")
+        if self.jid is None:
+            return
+        try:
+            await self.mesh.resume(self.jid, aid, data)
+        except Exception as exc:  # noqa: BLE001 - e.g. it was resumed from elsewhere first
+            self._say(f"Resume failed: {describe_error(exc)}", "danger")
+            return
+        await self.open(self.jid)              # a fresh view: the failed step is running again
+        self._say(f"Resumed job {self.jid} from {aid}" + (" with edited input." if data else "."), "info")
+
+    async def _show_job(self, jid: str) -> None:
         if self.on_open_job is not None:
             result = self.on_open_job(jid)
             if result is not None:
                 await result
         else:
             await self.open(jid)
+
+
+def _finishing(events: list[dict[str, Any]]) -> bool:
+    """Whether ``events`` end the job: its outcome (outputs, error) is then read again."""
+    return any(e.get("finished") == 1 or e.get("status") == "interrupted" for e in events)

@@ -173,10 +173,15 @@ def seed_children(engine: StepContext, spec: StepSpec, jid: str, gid: str, dad: 
 
 
 def dispatch(engine: StepContext, activity: Activity, jid: str, gid: str, ctx: dict[str, Any], spec: StepSpec,
-             dad: str, trc: str | None, *, own_event: bool = True, index: AppIndex | None = None) -> None:
+             dad: str, trc: str | None, *, own_event: bool = True, index: AppIndex | None = None,
+             given: dict[str, Any] | None = None) -> None:
     """Leg 1 of a worker or await: map the input, send the work, open the ledger. Raises (before
-    touching ``spec``) when the input, the topic or the payload size is wrong."""
-    payload = map_rules(activity.input_maps, ctx) if activity.input_maps is not None else None
+    touching ``spec``) when the input, the topic or the payload size is wrong. ``given`` is the
+    input to send instead of the mapped one (a resumed activity's input, ``rerun.py``)."""
+    if given is not None:
+        payload: dict[str, Any] | None = given
+    else:
+        payload = map_rules(activity.input_maps, ctx) if activity.input_maps is not None else None
     topic = resolve(activity.topic, ctx)
     if not isinstance(topic, str) or not topic:
         raise PipeError(f"activity '{activity.id}': topic resolved to {topic!r}")

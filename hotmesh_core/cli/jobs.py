@@ -1,4 +1,6 @@
-"""Job commands: pub, pubsub, state, status, export, scrub, hook, interrupt (all print JSON)."""
+"""Job commands: pub, pubsub, state, status, export, scrub, hook, interrupt, resume, rerun (all
+print JSON). They are top-level commands (``hotmesh pub``) and the ``hotmesh jobs`` group too
+(``hotmesh jobs resume``)."""
 
 from __future__ import annotations
 
@@ -156,4 +158,66 @@ def interrupt(options: Options, topic: str, job_id: str, reason: str | None, thr
     emit_json({"job_id": job_id, "interrupted": done})
 
 
-COMMANDS = [pub, pubsub, state, status, export, scrub, hook, interrupt]
+def read_edit(data_text: str | None, data_file: IO[str] | None) -> dict[str, Any] | None:
+    """The edited input of ``resume``/``rerun``: None (the same input) unless --data or --data-file."""
+    if data_text is None and data_file is None:
+        return None
+    return read_data(data_text, data_file)
+
+
+edit_options = [
+    click.option("--data", "data_text", metavar="JSON",
+                 help="input fields to change, as a JSON object merged over the original input "
+                      "(without it: the same input)"),
+    click.option("--data-file", type=click.File("r"), metavar="FILE",
+                 help="read that JSON object from FILE ('-' for stdin)"),
+    click.option("--replace", is_flag=True, help="the JSON object replaces the input instead of merging into it"),
+]
+
+
+def with_edit_options(command: F) -> F:
+    for option in reversed(edit_options):
+        command = option(command)
+    return command
+
+
+@click.command(short_help="Resume a failed job at its failed activity.")
+@click.argument("job_id")
+@click.option("--activity", metavar="AID", help="the failed activity to resume at (default: the one that failed)")
+@with_edit_options
+@accepts_json
+@pass_options
+def resume(options: Options, job_id: str, activity: str | None, data_text: str | None,
+           data_file: IO[str] | None, replace: bool) -> None:
+    """Re-open failed job JOB_ID at its failed activity with the input that activity received (or
+    that input edited with --data) and let it run on. Prints {"jid", "activity", "dad", "input",
+    "edited", "at"}. A job that is running, done or interrupted is refused (exit 1, code 409)."""
+    data = read_edit(data_text, data_file)
+    emit_json(run_client(options, lambda hm: hm.resume(job_id, activity, data, merge=not replace)))
+
+
+@click.command(short_help="Run a job again as a new job.")
+@click.argument("job_id")
+@with_edit_options
+@accepts_json
+@pass_options
+def rerun(options: Options, job_id: str, data_text: str | None, data_file: IO[str] | None, replace: bool) -> None:
+    """Start a new job of JOB_ID's graph with JOB_ID's input (or that input edited with --data),
+    linked to JOB_ID in both jobs' history. Prints {"jid" (the new job), "from", "topic", "input",
+    "edited", "at"}."""
+    data = read_edit(data_text, data_file)
+    emit_json(run_client(options, lambda hm: hm.rerun(job_id, data, merge=not replace)))
+
+
+JOB_COMMANDS = [pub, pubsub, state, status, export, scrub, hook, interrupt, resume, rerun]
+
+
+@click.group("jobs", short_help="Start, inspect, resume and re-run jobs.")
+def jobs() -> None:
+    """The job commands, also available at the top level: "hotmesh jobs pub" is "hotmesh pub"."""
+
+
+for _command in JOB_COMMANDS:
+    jobs.add_command(_command)
+
+COMMANDS = [*JOB_COMMANDS, jobs]

@@ -16,7 +16,7 @@ from hotmesh_core.cli import cli as hotmesh_cli
 from .conftest import ROOT, Cli
 
 COMMANDS = ["deploy", "plan", "activate", "pub", "pubsub", "state", "status", "export", "scrub", "hook",
-            "interrupt", "roll-call", "throttle", "engine", "worker", "redis", "demo"]
+            "interrupt", "resume", "rerun", "jobs", "roll-call", "throttle", "engine", "worker", "redis", "demo"]
 
 
 def test_help_of_every_command(cli: Cli) -> None:
@@ -39,6 +39,7 @@ def test_help_of_every_command(cli: Cli) -> None:
         helps[name] = result.output
     assert "TOPIC=MODULE:FUNCTION" in helps["worker"]
     assert "--no-throw" in helps["interrupt"] and "--descend" in helps["interrupt"]
+    assert "--activity" in helps["resume"] and "--replace" in helps["rerun"] and "resume" in helps["jobs"]
     assert "--data-file" in helps["pub"] and "--timeout" in helps["pubsub"]
     assert "MS|pause|resume" in helps["throttle"] and "--delay" in helps["roll-call"]
     assert "--port" in helps["redis"] and "--dir" in helps["redis"]

@@ -81,3 +81,31 @@ def test_hook_and_interrupt(cli: Cli, fleet: Fleet, app_id: str, sync_redis: red
     assert sync_redis.hget(keys.job("stop-2"), JobFields.meta("err")) is None       # --no-throw: no error
     again = cli("interrupt", "cli.wait", "stop-1")
     assert again.code == 1 and again.error == "error: Job stop-1 already completed (code 410)"
+
+
+def test_resume_and_rerun(cli: Cli, fleet: Fleet, app_id: str, sync_redis: redis.Redis) -> None:
+    """jobs resume re-opens a failed job at its failed worker with edited input; jobs rerun starts a
+    linked copy; both refuse what they cannot do with one error line."""
+    key = Keys(app_id).job("r-1")
+    assert cli("pub", "cli.double", "--data", '{"id": "r-1", "x": "not a number"}').json() == {"job_id": "r-1"}
+    eventually(lambda: _status(sync_redis, app_id, "r-1") == 0 and sync_redis.hget(key, "m/err"), timeout=15)
+    same = cli("jobs", "resume", "r-1", "--activity", "nope")
+    assert same.code == 1 and same.error == "error: Job r-1 (version 1) has no activity 'nope' (code 400)"
+    resumed = cli("jobs", "resume", "r-1", "--data", '{"x": 4}').json()
+    assert resumed["activity"] == "w1" and resumed["input"] == {"x": 4} and resumed["edited"] is True
+    eventually(lambda: _status(sync_redis, app_id, "r-1") == 0 and not sync_redis.hget(key, "m/err"), timeout=15)
+    assert cli("state", "cli.double", "r-1").json()["data"] == {"y": 8}
+    [record] = cli("export", "r-1").json()["history"]
+    assert record["kind"] == "resume" and record["failed"]["input"] == {"x": "not a number"}
+    again = cli("jobs", "resume", "r-1")
+    assert again.code == 1 and again.error.startswith("error: Job r-1 completed without error") \
+        and again.error.endswith("(code 409)")
+
+    duplicate = cli("jobs", "rerun", "r-1")             # the graph takes the job id from the input
+    assert duplicate.code == 1 and duplicate.error == "error: Duplicate job: r-1 (code 409)"
+    copy = cli("rerun", "r-1", "--data", '{"id": "r-2", "x": 5}').json()
+    assert copy["jid"] == "r-2" and copy["from"] == "r-1" and copy["input"] == {"id": "r-2", "x": 5}
+    eventually(lambda: _status(sync_redis, app_id, "r-2") == 0, timeout=15)
+    assert cli("state", "cli.double", "r-2").json()["data"] == {"y": 10}
+    assert cli("export", "r-2").json()["rerun_of"] == "r-1"
+    assert cli("export", "r-1").json()["history"][-1]["to"] == "r-2"
