@@ -11,7 +11,7 @@ the dead letter, in one transaction), ``discard`` removes it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,7 +79,7 @@ class DeadLetters:
         new_id: str = replies[0]
         return new_id
 
-    async def _both(self, first: list[Any], second: list[Any]) -> list[Any]:
+    async def _both(self, first: Sequence[Any], second: Sequence[Any]) -> Sequence[Any]:
         """Both commands in one transaction; when their keys are on different shards of a sharded
         app (a shard's stream and the unsharded dead-letter stream), ``first`` then ``second``:
         a crash in between repeats ``first`` on redelivery (at least once, never lost)."""

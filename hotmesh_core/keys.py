@@ -68,7 +68,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from .errors import ValidationError
-from .util import guid
 
 ENGINE_GROUP = "ENGINE"
 WORKER_GROUP = "WORKER"
@@ -151,15 +150,6 @@ class Keys:
         """The shard a key minted here belongs to (0 for unsharded keys)."""
         tag = tag_of(key)
         return self.tags.index(tag) if tag in self.tags else 0
-
-    def guid_on_shard_of(self, jid: str) -> str:
-        """A new guid on ``jid``'s shard (a child job started with it as its id stays local)."""
-        found = guid()
-        if self.shards > 1:
-            shard = self.shard_of(jid)
-            while self.shard_of(found) != shard:
-                found = guid()
-        return found
 
     # -- jobs ----------------------------------------------------------------------------------
     def job(self, jid: str) -> str:

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from hotmesh_core import HotMesh, HotMeshError, ManifestError
+from hotmesh_core.cluster import connect
 from hotmesh_core.errors import ConnectionLostError, RedisTimeoutError
 from hotmesh_core.examples import ExampleApp, example_apps
-from hotmesh_core.cluster import connect
 
 from .events import EventHub
 from .overview_stats import OverviewStats

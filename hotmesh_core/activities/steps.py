@@ -21,13 +21,13 @@ from .. import messages as msgs
 from ..compiler.model import Activity
 from ..context import SEEDED, AppIndex, StepState, entry_fields, fields_to_read
 from ..errors import HotMeshError, PipeError
-from ..keys import JobFields
+from ..keys import JobFields, Keys
 from ..mapper import children_for, job_map_fields, truthy
 from ..pipe import map_rules, resolve
 from ..pipe.evaluator import Budget, time_budget
 from ..protocols import StepContext
 from ..store import StepSpec
-from ..util import timestamp
+from ..util import guid, timestamp
 
 LEG1_OPEN = 889000000000000
 SINGLE_DONE = 888000001000001
@@ -172,6 +172,16 @@ def seed_children(engine: StepContext, spec: StepSpec, jid: str, gid: str, dad: 
             msgs.metadata(jid, gid, child_dad, child, trc=trc), type=msgs.TRANSITION)))
 
 
+def guid_on_shard_of(keys: Keys, jid: str) -> str:
+    """A new guid on ``jid``'s shard (a child job started with it as its id stays local)."""
+    found = guid()
+    if keys.shards > 1:
+        shard = keys.shard_of(jid)
+        while keys.shard_of(found) != shard:
+            found = guid()
+    return found
+
+
 def dispatch(engine: StepContext, activity: Activity, jid: str, gid: str, ctx: dict[str, Any], spec: StepSpec,
              dad: str, trc: str | None, *, own_event: bool = True, index: AppIndex | None = None,
              given: dict[str, Any] | None = None) -> None:
@@ -188,7 +198,7 @@ def dispatch(engine: StepContext, activity: Activity, jid: str, gid: str, ctx: d
     # an awaited child takes this message's guid as its id unless its graph names one: a guid on
     # this job's shard keeps the child's steps and its result on this shard (keys.py)
     out_meta = msgs.metadata(jid, gid, dad, activity.id, topic=topic, trc=trc,
-                             message_guid=None if activity.type == "worker" else engine.keys.guid_on_shard_of(jid))
+                             message_guid=None if activity.type == "worker" else guid_on_shard_of(engine.keys, jid))
     if payload is not None:
         msgs.check_size(f"input of {activity.id}", payload, engine.settings.max_payload_bytes,
                         strict=False)
