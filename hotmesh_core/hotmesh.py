@@ -608,24 +608,29 @@ class HotMesh:
 
 
 async def _resolve_shards(redis: Redis, app_id: str, settings: Settings) -> int:
-    """The app's shard count (``keys.py``): the one its registry records, else ``settings.shards``,
-    else one per master on a Redis Cluster and 1 on one Redis; recorded on first use, since every
-    job key depends on it. A different explicit ``shards`` than the recorded one is refused."""
+    """The app's shard count (``keys.py``): the one its registry records (1 for an app deployed
+    before it had one), else ``settings.shards``, else one per master on a Redis Cluster and 1 on
+    one Redis; more than one is recorded on first use, since every job key depends on it. An
+    explicit ``shards`` other than the app's is refused (``ShardConfigError``)."""
     store = Store(redis, Keys(app_id, settings.namespace))
     if await store.carry_over_registry():
         log.info("app %s: registry moved from %s to %s", app_id, store.keys.legacy_app_registry(),
                  store.keys.app_registry())
     registry = store.keys.app_registry()
-    recorded = await redis.call("HGET", registry, "shards")
+    recorded, known = await redis.pipeline([["HGET", registry, "shards"], ["EXISTS", registry]])
+    if recorded is None and known:
+        recorded = 1                          # deployed before it had shards: the unsharded layout
     if recorded is None:
         wanted = settings.shards
         if wanted <= 0:
             wanted = len(await redis.masters()) if isinstance(redis, ClusterRedis) else 1
+        if wanted <= 1:
+            return 1                          # nothing recorded: one shard, the reference's layout
         await redis.call("HSETNX", registry, "shards", wanted)
         recorded = await redis.call("HGET", registry, "shards")
     shards = int(recorded)
     if settings.shards > 0 and settings.shards != shards:
-        raise ShardConfigError(f"app '{app_id}' has {shards} shards (recorded in {registry} when it was first "
+        raise ShardConfigError(f"app '{app_id}' has {shards} shard(s) (recorded in {registry} when it was first "
                           f"used; its job keys depend on it), not {settings.shards}: drop the shards "
                           "setting (HMSH_SHARDS) or use a new app id")
     return shards

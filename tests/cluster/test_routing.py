@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hotmesh_core import HotMesh
+from hotmesh_core import HotMesh, ShardConfigError
 from hotmesh_core.cluster import (
     ALL_KEYS,
     KEY_AT,
@@ -227,3 +227,26 @@ async def test_hotmesh_init_takes_a_cluster_url(cluster: Cluster, app_id: str) -
         assert await hm.redis.call("PING") == "PONG"
     finally:
         await hm.stop()
+
+
+async def test_an_app_keeps_its_shard_count(cluster: Cluster, app_id: str, redis_url: str) -> None:
+    """A cluster app gets one shard per master, recorded; asking for another count later is refused
+    before anything is written, and so is sharding an app that already runs unsharded."""
+    hm = await HotMesh.init(app_id, cluster.url, engine=False)
+    try:
+        assert hm.keys.shards == 3 and len(set(hm.keys.tags)) == 3
+        slots = {cluster.keyslot(hm.keys.engine_stream_of(n)) for n in hm.keys.shard_ids}
+        assert {cluster.master_of(slot).address for slot in slots} == {n.address for n in cluster.primaries()}
+    finally:
+        await hm.stop()
+    with pytest.raises(ShardConfigError, match="has 3 shard"):
+        await HotMesh.init(app_id, cluster.url, engine=False, shards=5)
+    plain = await HotMesh.init(app_id + "-plain", redis_url, engine=False)
+    try:
+        await plain.deploy(f"app:\n  id: {app_id}-plain\n  version: '1'\n  graphs:\n"
+                           "    - subscribes: p.t\n      activities:\n        t: {type: trigger}\n")
+        assert plain.keys.shards == 1
+    finally:
+        await plain.stop()
+    with pytest.raises(ShardConfigError, match="has 1 shard"):
+        await HotMesh.init(app_id + "-plain", redis_url, engine=False, shards=3)

@@ -1,0 +1,85 @@
+"""The sharded layout on one Redis (``shards=3``): the same code as on a Redis Cluster, every step
+in one shard, cross-shard writes through the shard's outbox (``keys.py``, ``Store.localize``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hotmesh_core.keys import Keys, shard_tags, tag_of
+from hotmesh_core.store import Store
+
+PARENT_CHILD = """
+app:
+  id: {APP}
+  version: '1'
+  graphs:
+    - subscribes: sh.parent
+      activities:
+        tp: {type: trigger}
+        child:
+          type: await
+          topic: sh.child
+          input: {maps: {cid: '{tp.output.data.cid}', n: '{tp.output.data.n}'}}
+          job: {maps: {got: '{$self.output.data.m}'}}
+      transitions:
+        tp: [{to: child}]
+    - subscribes: sh.child
+      activities:
+        tc: {type: trigger, stats: {id: '{$self.input.data.cid}'}}
+        w:
+          type: worker
+          topic: sh.work
+          input: {maps: {n: '{tc.output.data.n}'}}
+          job: {maps: {m: '{$self.output.data.m}'}}
+      transitions:
+        tc: [{to: w}]
+"""
+
+
+async def double(message: Any) -> dict[str, Any]:
+    return {"m": message.data["n"] * 2}
+
+
+def test_shard_tags_land_in_equal_slot_ranges() -> None:
+    from binascii import crc_hqx
+    for shards in (2, 3, 5, 16):
+        tags = shard_tags(shards)
+        assert len(set(tags)) == shards
+        for n, tag in enumerate(tags):
+            slot = crc_hqx(tag[1:-1].encode(), 0) % 16384
+            assert n * 16384 // shards <= slot < (n + 1) * 16384 // shards
+    keys = Keys("a", shards=3)
+    assert tag_of(keys.job("j1")) == tag_of(keys.engine_stream("j1")) == tag_of(keys.worker_stream("t", "j1"))
+    assert keys.worker_topic(keys.worker_stream("x.y", "j1")) == "x.y"
+    assert Keys("a").worker_topic(Keys("a").worker_stream("x.y")) == "x.y"
+    assert Keys("a").job("j1") == "hmsh:a:j:j1" and Keys("a").engine_stream() == "hmsh:a:x:"   # the reference's
+
+
+async def test_children_on_other_shards_start_and_answer_through_the_outbox(mesh) -> None:
+    hm = await mesh(PARENT_CHILD, workers={"sh.work": double}, shards=3)
+    keys = hm.keys
+    assert keys.shards == 3
+    parents = []
+    for n in range(12):
+        job = await hm.pubsub("sh.parent", {"cid": f"kid-{n}", "n": n}, timeout=10)
+        assert job["data"] == {"got": n * 2}
+        parents.append(job["metadata"]["jid"])
+    crossing = [n for n, jid in enumerate(parents) if keys.shard_of(jid) != keys.shard_of(f"kid-{n}")]
+    assert crossing, "no child on another shard than its parent: the test proves nothing"
+    assert hm.engine is not None and hm.engine.counts.get("forward", 0) >= 2 * len(crossing)
+    for n in crossing:                       # the dependents entry went through the outbox too
+        assert await hm.redis.call("LRANGE", keys.dependents(parents[n]), 0, -1) == [f"kid-{n}"]
+
+
+async def test_a_redelivered_forward_is_applied_once(mesh) -> None:
+    hm = await mesh(None, shards=3)
+    store: Store = hm.store
+    keys = hm.keys
+    home, target = keys.job("a-job"), keys.engine_stream_of((keys.shard_of("a-job") + 1) % 3)
+    stream, envelope = store.outbox(home, target, '{"metadata":{}}')
+    assert tag_of(stream) == tag_of(home) and '"type":"forward"' in envelope
+    before = int(await hm.redis.call("XLEN", target))
+    assert await store.deliver(target, "xadd", '{"metadata":{}}', "g-1", 60) is True
+    assert await store.deliver(target, "xadd", '{"metadata":{}}', "g-1", 60) is False   # redelivered
+    assert int(await hm.redis.call("XLEN", target)) == before + 1
+    assert store.outbox(home, keys.engine_stream("a-job"), "m") == (keys.engine_stream("a-job"), "m")
