@@ -123,14 +123,21 @@ def as_text(value: Any) -> str | None:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
+def columns(values: list[Any]) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Raw values as text (JSON for non-strings; None when absent), as numbers (NaN when not one)
+    and as strings only (None for anything else): what ``compare_columns`` needs."""
+    text = pd.Series([as_text(v) for v in values], dtype=object)
+    plain = pd.Series([v if isinstance(v, str) else None for v in values], dtype=object)
+    return text, pd.to_numeric(text, errors="coerce"), plain
+
+
 def compare(values: list[Any], clause: FieldClause) -> Mask:
     """The clause over raw values (``MISSING`` where a run has no such field)."""
-    text = pd.Series([as_text(v) for v in values], dtype=object)
-    return compare_columns(text, pd.to_numeric(text, errors="coerce"), clause)
+    return compare_columns(*columns(values), clause)
 
 
-def compare_columns(text: pd.Series, number: pd.Series, clause: FieldClause) -> Mask:
-    """``text``: each run's value as text (None when absent); ``number``: as a number (NaN if not)."""
+def compare_columns(text: pd.Series, number: pd.Series, plain: pd.Series, clause: FieldClause) -> Mask:
+    """One clause over the ``columns`` of the runs' values."""
     value, op = clause.value, clause.op
     present = text.notna()
     numeric = isinstance(value, int | float) and not isinstance(value, bool)
@@ -140,11 +147,13 @@ def compare_columns(text: pd.Series, number: pd.Series, clause: FieldClause) -> 
     if op in ("=", "!="):
         same = (number == value) if numeric else (text == (value if isinstance(value, str) else json.dumps(value)))
         return _mask(same if op == "=" else present & ~same)
-    left: pd.Series = number if numeric else text.where(present, None)
-    if not numeric:
-        left = left.fillna("\uffff" if op in ("<", "<=") else "")     # absent never matches
+    if numeric:
+        left, known = number, number.notna()
+    else:                   # text order (ISO dates sort right), between strings only
+        known = plain.notna()
+        left = plain.where(known, "")
     result = {"<": left < value, ">": left > value, "<=": left <= value, ">=": left >= value}[op]
-    return _mask(present & result)
+    return _mask(known & result)
 
 
 def _mask(series: pd.Series) -> Mask:
@@ -170,7 +179,7 @@ class RunIndex:
         self._pending: dict[str, int | None] = {}    # jid -> creation time known from its event
         self._ends: dict[str, int] = {}
         self._positions: dict[str, int] = {}
-        self._columns: dict[tuple[str, ...], tuple[int, pd.Series, pd.Series]] = {}
+        self._columns: dict[tuple[str, ...], tuple[int, tuple[pd.Series, pd.Series, pd.Series]]] = {}
         self._loading: asyncio.Task[None] | None = None
 
     # -- loading -------------------------------------------------------------------------------
@@ -300,16 +309,14 @@ class RunIndex:
             mask &= created < query.before_ms
         for clause in query.fields:
             if clause.source == "data":
-                text, number = self._input_columns(clause.path)
-                mask &= compare_columns(text, number, clause)
+                mask &= compare_columns(*self._input_columns(clause.path), clause)
         return mask
 
-    def _input_columns(self, path: tuple[str, ...]) -> tuple[pd.Series, pd.Series]:
+    def _input_columns(self, path: tuple[str, ...]) -> tuple[pd.Series, pd.Series, pd.Series]:
         cached = self._columns.get(path)
         if cached is None or cached[0] != self.version:
-            text = pd.Series([as_text(dig(v, path)) for v in self.frame["data"]], dtype=object)
-            cached = self._columns[path] = (self.version, text, pd.to_numeric(text, errors="coerce"))
-        return cached[1], cached[2]
+            cached = self._columns[path] = (self.version, columns([dig(v, path) for v in self.frame["data"]]))
+        return cached[1]
 
     def missing(self, query: Query, now_ms: int | None = None) -> list[str]:
         """The candidate runs (newest first) whose output fields of ``query`` are not cached yet."""
