@@ -28,6 +28,7 @@ from typing import Any
 
 import pandas as pd
 import panel as pn
+from bokeh.models.widgets.tables import HTMLTemplateFormatter
 
 from hotmesh_core.keys import JobFields
 
@@ -41,6 +42,11 @@ __all__ = ["COLUMNS", "RunsTable", "fetch_rows", "filter_rows", "make_row"]
 
 SINCE = {"any time": None, "last 5 minutes": 300, "last hour": 3600, "last 24 hours": 86400}
 ANY = "any"
+# A colour per status cell, drawn in the browser for the rows shown: a pandas Styler would style
+# every row of the frame in Python on each update (1.3 s at 100,000 rows)
+STATUS_FORMATTER = HTMLTemplateFormatter(template=(
+    "<div class='hm-run-status' style='margin:-5px -8px;padding:5px 8px;font-weight:600;background-color:"
+    "<%= (" + json.dumps(STATUS_COLORS) + ")[value] || 'transparent' %>'><%= value %></div>"))
 SEARCH_HELP = ("status:failed · graph:demo.greet · version:2 · since:1h · after:2026-12-01 · id:&lt;prefix&gt; · "
                "data.customer = 42 · output.total &gt; 100 (=, !=, &lt;, &gt;, &lt;=, &gt;=, contains)")
 
@@ -111,9 +117,8 @@ class RunsTable:
         self.table = pn.widgets.Tabulator(
             self.frame[COLUMNS], pagination="remote", page_size=15, show_index=False, disabled=True,
             selectable=False, sizing_mode="stretch_width", theme="bootstrap5", layout="fit_data_stretch",
-            css_classes=["hm-runs-table"], header_align="left", stylesheets=[TABLE_CSS])
-        if self.table.style is not None:          # pandas Styler: a colour per status cell
-            self.table.style.map(_status_style, subset=["status"])
+            css_classes=["hm-runs-table"], header_align="left", stylesheets=[TABLE_CSS],
+            formatters={"status": STATUS_FORMATTER})
         # panel awaits coroutine callbacks; Tabulator.on_click's annotation only admits plain functions
         self.table.on_click(self._clicked)   # type: ignore[arg-type]
         for widget in (self.status, self.jid, self.topic, self.version, self.since, self.text):
@@ -323,11 +328,6 @@ def _has_error(raw: str) -> bool:
     except ValueError:
         return False
     return isinstance(entry, dict) and bool(entry.get("err"))
-
-
-def _status_style(value: Any) -> str:
-    color = STATUS_COLORS.get(str(value))
-    return f"background-color: {color}; font-weight: 600" if color else ""
 
 
 def _version_key(label: str) -> tuple[int, Any]:

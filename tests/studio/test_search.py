@@ -149,6 +149,8 @@ async def test_output_fields_are_read_for_candidates_then_cached(mesh: Any) -> N
     assert set(index.frame["jid"][index.match(nested)]) == {jids[10], jids[12]}
     assert index.outputs[("receipt", "paid")][jids[13]] is MISSING      # failed: no job data
 
+    by_customer = parse("data.customer >= 12")
+    assert set(index.frame["jid"][index.match(by_customer)]) == {jids[12], jids[13]}
     new = (await run_orders(hm, [30]))[30]                   # a live event for a new job
     index.push({"jid": new, "atp": "trigger", "status": "done", "ts": 1})
     index.push({"jid": jids[10], "aid": "price", "atp": "worker", "status": "done", "finished": 1, "ts": 2})
@@ -156,6 +158,8 @@ async def test_output_fields_are_read_for_candidates_then_cached(mesh: Any) -> N
     assert index.frame["jid"].iloc[0] == new and len(index.frame) == 5
     assert jids[10] not in index.outputs[("total",)]         # its cached value may be stale
     assert set(index.missing(query)) == {new, jids[10]}
+    assert set(index.frame["jid"][index.match(by_customer)]) == {jids[12], jids[13], new}   # columns follow
+    assert index._columns[("customer",)][0].tolist() == [str(c) for c in (30, 13, 12, 11, 10)]
 
 
 async def test_runs_table_search_box(mesh: Any) -> None:
