@@ -90,7 +90,7 @@ LARGE_WORKERS = '''
 import asyncio
 
 async def work(message):
-    await asyncio.sleep(0.15)      # a 50-step branch runs several seconds: colours are seen changing
+    await asyncio.sleep(0.3)       # a 50-step branch runs many seconds: colours are seen changing
     return {"ok": True}
 
 WORKERS = {"large.work": work}

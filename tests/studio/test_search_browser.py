@@ -124,7 +124,7 @@ def test_a_200_activity_app_draws_and_colours_live(browser: Any, large_studio: S
             return counts if counts["done"] >= 20 and counts["running"] >= 1 and counts["pending"] >= 40 else None
 
         counts = wait_for(mixed, what="some done, some running, some pending", timeout=60, interval=0.05)
-        shot(page, "large-app")
+        shot(page, "large-app", full_page=False)       # the timeline below is 200 rows tall
         wait_for(lambda: sum(s == "done" for s in statuses(page).values()) > counts["done"] + 20,
                  what="colours keep changing", timeout=60)
         status = page.locator(".hm-job-status").first
