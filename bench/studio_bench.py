@@ -350,14 +350,21 @@ async def search_bench(url: str) -> None:
             return await index.sync()
 
         await atimed("live update of 10 jobs (sync + upsert)", live, repeat=5)
-        await atimed("RunsTable.apply_events (10 jobs, then re-filter)", lambda: table.apply_events(events), repeat=5)
+        table.set_query("data.customer < 500")
+
+        async def live_table() -> int:       # as the page's tick: the hub pushed, the table syncs
+            for event in events:
+                index.push(event)
+            return await table.apply_events([])
+
+        await atimed("live update of 10 jobs + re-filter (query set)", live_table, repeat=5)
     finally:
         for start in range(0, SEARCH_JOBS, 10_000):
             await hm.redis.call("DEL", *[hm.keys.job(f"sr-{n:06d}") for n in range(start, start + 10_000)])
         await hm.stop()
 
 
-def colour_bench() -> None:
+def colour_bench() -> GraphView:
     print(f"live colouring of {ACTIVITIES} activities (per event batch: apply, patch the graph, timeline)")
     app = compile_app(load_manifest(big_manifest()))
     model = graph_models(app)[0]
@@ -384,6 +391,7 @@ def colour_bench() -> None:
                 timeline.update(state.timeline())
             times.append((time.perf_counter() - begin) * 1000)
         percentiles(f"batch of {size} activities ({2 * size} events)", times)
+    return view
 
 
 def browser_bench(view: GraphView) -> None:
@@ -410,11 +418,11 @@ def browser_bench(view: GraphView) -> None:
         start = time.perf_counter()
         page.goto(page_file.as_uri())
         page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0 && "
-                               "Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name('bench-plot'))")
+                               f"Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name('{view.name}-plot'))")
         print(f"  {'load and first render':<52} {(time.perf_counter() - start) * 1000:8.1f} ms")
-        patch_ms = page.evaluate("""async () => {
+        patch_ms = page.evaluate("""async (name) => {
             const doc = Bokeh.documents[0];
-            const src = doc.get_model_by_name('bench-nodes');
+            const src = doc.get_model_by_name(name);
             const times = [];
             for (let k = 0; k < 10; k++) {
               const t0 = performance.now();
@@ -424,7 +432,7 @@ def browser_bench(view: GraphView) -> None:
             }
             times.sort((a, b) => a - b);
             return times[5];
-        }""")
+        }""", f"{view.name}-nodes")
         print(f"  {'status patch to next painted frame (median)':<52} {patch_ms:8.1f} ms")
         browser.close()
 
@@ -436,7 +444,9 @@ def main() -> None:
     parser.add_argument("--only", choices=["overview", "search", "colour"], help="run one part only")
     args = parser.parse_args()
     if args.only == "colour":
-        colour_bench()
+        colour_view = colour_bench()
+        if not args.no_browser:
+            browser_bench(colour_view)
         return
     view = None if args.only else graph_bench()[1]
     server = None
