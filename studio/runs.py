@@ -112,7 +112,7 @@ class RunsTable:
         self.failed_at = pn.widgets.Select(label="Failed at", options=[ANY], value=ANY, width=130,
                                            css_classes=["hm-runs-failed-at"])
         self.refresh_button = pn.widgets.Button(label="Refresh", color="light", width=80, align="end")
-        self.count = pn.pane.HTML("", css_classes=["hm-muted", "hm-runs-count"], align="end", width=160)
+        self.count = pn.pane.HTML("", css_classes=["hm-muted", "hm-runs-count"], align="end", width=220)
         self.message = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
         self.table = pn.widgets.Tabulator(
             self.frame[COLUMNS], pagination="remote", page_size=15, show_index=False, disabled=True,
@@ -127,9 +127,9 @@ class RunsTable:
         self.failed_at.param.watch(self._failed_at_changed, "value")
         self.refresh_button.on_click(self._refresh_clicked)
         self.panel = pn.Column(
-            self.search, self.search_help, self.search_error,
-            pn.Row(self.status, self.jid, self.topic, self.version, self.since, self.text, self.failed_at,
-                   self.refresh_button, self.count),
+            pn.Row(self.search, self.count, sizing_mode="stretch_width"), self.search_help, self.search_error,
+            pn.FlexBox(self.status, self.jid, self.topic, self.version, self.since, self.text, self.failed_at,
+                       self.refresh_button, flex_wrap="wrap", align_items="flex-end", sizing_mode="stretch_width"),
             pn.Row(self.progress, self.progress_text),
             self.message, self.table, sizing_mode="stretch_width")
         self.load_seconds = 0.0
