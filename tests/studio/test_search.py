@@ -9,7 +9,7 @@ import pytest
 
 from hotmesh_core import JobError
 from studio.query import FieldClause, QueryError, parse
-from studio.run_index import MISSING, RunIndex, compare
+from studio.run_index import MISSING, RunIndex, compare, make_row
 from studio.runs import RunsTable
 
 ORDERS = """
@@ -184,3 +184,24 @@ async def test_runs_table_search_box(mesh: Any) -> None:
     second = RunsTable(hm, index=table.index)                # a second page on the shared index
     await second.load(refresh=False)
     assert len(second.table.value) == 4
+
+
+def test_upsert_keeps_newest_first_and_the_columns_in_step() -> None:
+    def row(jid: str, created: int, customer: int, semaphore: str = "0") -> dict[str, Any]:
+        return make_row(jid, created, [semaphore, "t", "1", None, None, None], f'{{"customer": {customer}}}')
+
+    index = RunIndex(None, limit=3)            # type: ignore[arg-type]   (no Redis: rows are given)
+    index.upsert([row("a", 1_000, 1), row("b", 2_000, 2)])
+    assert list(index.frame["jid"]) == ["b", "a"]
+    query = parse("data.customer >= 2")
+    assert list(index.frame["jid"][index.match(query)]) == ["b"]
+    index.upsert([row("a", 1_000, 5, semaphore="1"), row("c", 3_000, 3)])     # one changed, one new on top
+    assert list(index.frame["jid"]) == ["c", "b", "a"] and index.frame["status"].tolist() == ["done", "done", "running"]
+    assert list(index.frame["jid"][index.match(query)]) == ["c", "b", "a"]
+    index.upsert([row("d", 1_500, 9)])        # a late event for an older run: sorted in, the oldest leaves
+    assert list(index.frame["jid"]) == ["c", "b", "d"] and len(index._positions) == 3
+    assert list(index.frame["jid"][index.match(query)]) == ["c", "b", "d"]
+    index.upsert([row("e", 4_000, 0)])         # past the limit: the oldest leaves, the columns too
+    assert list(index.frame["jid"]) == ["e", "c", "b"]
+    assert list(index.frame["jid"][index.match(query)]) == ["c", "b"]
+    assert [len(c) for c in index._columns[("customer",)]] == [3, 3, 3]
