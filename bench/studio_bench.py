@@ -1,6 +1,15 @@
-"""Studio benchmark: a graph of 200 activities, a runs list of 5,000 jobs and the overview's refresh
-at 1,000 and 100,000 jobs (times printed, no assertions).
-``python bench/studio_bench.py [--redis-url URL] [--no-browser] [--only overview]``
+"""Studio benchmark: a graph of 200 activities, a runs list of 5,000 jobs, the overview's refresh
+at 1,000 and 100,000 jobs, runs search at 100,000 jobs and live colouring of 200 activities (times
+printed, no assertions).
+``python bench/studio_bench.py [--redis-url URL] [--no-browser] [--only overview|search|colour]``
+
+Search: 100,000 job hashes written like the overview's, with a varied input and job data; the
+run index's build (``RunIndex.load``: list + fields in pipelines of 1,000), each keystroke of a few
+queries typed one character at a time (parse, filter in memory, hand the page to the Tabulator:
+``RunsTable.set_query``), reading one output field of every candidate, and a live update.
+
+Colour: a job of the 200-activity graph, its events applied in batches as the page's 200 ms tick
+does (``JobState.apply``, ``GraphView.set_statuses``, ``Timeline.update``: ``JobView._render``'s work).
 
 Overview: the Redis commands one refresh sends (counted on the studio's own connection) and its
 time, with the jobs' hashes written directly in the layout of ``store.py`` by pipelines (100,000
@@ -41,8 +50,11 @@ from studio.layout import dot_available  # noqa: E402
 from studio.model import graph_models  # noqa: E402
 from studio.overview import OverviewView  # noqa: E402
 from studio.overview_stats import OverviewStats  # noqa: E402
+from studio.query import parse  # noqa: E402
+from studio.run_index import RunIndex  # noqa: E402
 from studio.runs import RunsTable, filter_rows  # noqa: E402
 from studio.status import JobState  # noqa: E402
+from studio.timeline import Timeline  # noqa: E402
 
 ACTIVITIES = 200
 JOBS = 5000
@@ -251,6 +263,137 @@ async def overview_bench(url: str) -> None:
         await engine.stop()
 
 
+SEARCH_JOBS = 100_000
+
+
+def percentiles(label: str, times: list[float]) -> None:
+    ordered = sorted(times)
+    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    print(f"  {label:<52} p50 {statistics.median(ordered):7.1f} ms   p95 {p95:7.1f} ms   "
+          f"max {ordered[-1]:7.1f} ms   (n={len(ordered)})")
+
+
+async def write_search_jobs(hm: HotMesh, count: int) -> None:
+    """Jobs of ``ov.go`` in the layout of ``store.py``: 1 in 10 running, 1 in 50 failed, inputs
+    ``{"customer": n % 1000, "name": ..., "tier": ...}`` and job data ``d/total``."""
+    now = int(time.time() * 1000)
+    for start in range(0, count, 5000):
+        commands = []
+        for n in range(start, min(count, start + 5000)):
+            created = now - (count - n) * 50
+            stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(created / 1000)) + f".{created % 1000:03d}"
+            fields = [JobFields.SEMAPHORE, "1" if n % 10 == 0 else "0", JobFields.meta("jid"), f"sr-{n:06d}",
+                      JobFields.meta("tpc"), "ov.go", JobFields.meta("vrs"), "1", JobFields.meta("jc"), stamp,
+                      JobFields.meta("ju"), stamp, JobFields.data("total"), f"/d{n % 997}",
+                      JobFields.output("t", ",0"), json.dumps({"customer": n % 1000, "name": f"customer {n}",
+                                                               "tier": ["gold", "silver", "bronze"][n % 3]})]
+            if n % 50 == 7:
+                fields += [JobFields.meta("err"), json.dumps({"message": "boom", "code": 500})]
+            commands.append(["HSET", hm.keys.job(f"sr-{n:06d}"), *fields])
+        await hm.redis.pipeline(commands)
+
+
+async def search_bench(url: str) -> None:
+    print(f"runs search at {SEARCH_JOBS:,} jobs")
+    hm = await HotMesh.init("studio-search", url, engine=False)
+    try:
+        await hm.activate(await hm.deploy(OVERVIEW_YAML.replace("id: studio-overview", "id: studio-search")))
+        started = time.perf_counter()
+        await write_search_jobs(hm, SEARCH_JOBS)
+        print(f"  jobs written in {time.perf_counter() - started:.1f} s")
+        index = RunIndex(hm)
+        ticks = [0]
+        index._progressed = lambda done, total: ticks.__setitem__(0, ticks[0] + 1)  # type: ignore[method-assign]
+        started = time.perf_counter()
+        await index.load()
+        print(f"  {'index build (list_jobs + job_fields, 1,000 a pipeline)':<52} {index.load_seconds * 1000:8.1f} ms"
+              f"   rows {len(index.frame):,}, progress updates {ticks[0]}")
+        table = RunsTable(hm, index=index)
+        await table.load(refresh=False)
+        timed("apply_filters, no query (100,000 rows to the table)", table.apply_filters)
+        for query in ("data.customer = 42", "status:failed data.tier = gold", "data.name contains 12345",
+                      "since:1h version:1 data.customer > 990", "sr-0999"):
+            times = []
+            for end in range(1, len(query) + 1):
+                begin = time.perf_counter()
+                table.set_query(query[:end])
+                times.append((time.perf_counter() - begin) * 1000)
+            percentiles(f"typing '{query}'", times)
+            print(f"    last keystroke: {table.count.object}")
+        table.set_query("")
+        repeat = [(time.perf_counter(), parse("data.customer = 42"))]
+        times = []
+        for _ in range(20):
+            begin = time.perf_counter()
+            index.match(repeat[0][1])
+            times.append((time.perf_counter() - begin) * 1000)
+        percentiles("RunIndex.match 'data.customer = 42' (columns cached)", times)
+        query = parse("output.total > 990")
+        missing = index.missing(query)
+        begin = time.perf_counter()
+        await index.read_outputs([c.path for c in query.output_fields], missing)
+        print(f"  {f'read output.total of {len(missing):,} candidates':<52} "
+              f"{(time.perf_counter() - begin) * 1000:8.1f} ms   matches {int(index.match(query).sum()):,}")
+        query = parse("status:failed output.total > 500")
+        index.outputs.clear()
+        missing = index.missing(query)
+        begin = time.perf_counter()
+        await index.read_outputs([c.path for c in query.output_fields], missing)
+        print(f"  {f'read output.total of {len(missing):,} failed runs':<52} "
+              f"{(time.perf_counter() - begin) * 1000:8.1f} ms   matches {int(index.match(query).sum()):,}")
+        events = [{"jid": f"sr-{n:06d}", "atp": "worker", "status": "done", "finished": 1, "ts": 1}
+                  for n in range(0, 100, 10)]
+
+        async def live() -> int:
+            for event in events:
+                index.push(event)
+            return await index.sync()
+
+        await atimed("live update of 10 jobs (sync + upsert)", live, repeat=5)
+        table.set_query("data.customer < 500")
+
+        async def live_table() -> int:       # as the page's tick: the hub pushed, the table syncs
+            for event in events:
+                index.push(event)
+            return await table.apply_events([])
+
+        await atimed("live update of 10 jobs + re-filter (query set)", live_table, repeat=5)
+    finally:
+        for start in range(0, SEARCH_JOBS, 10_000):
+            await hm.redis.call("DEL", *[hm.keys.job(f"sr-{n:06d}") for n in range(start, start + 10_000)])
+        await hm.stop()
+
+
+def colour_bench() -> GraphView:
+    print(f"live colouring of {ACTIVITIES} activities (per event batch: apply, patch the graph, timeline)")
+    app = compile_app(load_manifest(big_manifest()))
+    model = graph_models(app)[0]
+    aids = [n.id for n in model.nodes]
+    view = GraphView(name="colour")
+    started = time.perf_counter()
+    view.show(model)
+    print(f"  {'GraphView.show (layout + sources)':<52} {(time.perf_counter() - started) * 1000:8.1f} ms")
+    timeline = Timeline()
+    for size in (1, 10, 50):
+        state = JobState("colour-job")
+        times = []
+        ts = 1_000
+        for start in range(0, len(aids), size):
+            batch = []
+            for aid in aids[start:start + size]:
+                ts += 5
+                batch += [{"jid": "colour-job", "aid": aid, "dad": ",0", "atp": "worker", "status": "running",
+                           "ts": ts}, {"jid": "colour-job", "aid": aid, "dad": ",0", "atp": "worker",
+                                       "status": "done", "ts": ts + 3}]
+            begin = time.perf_counter()
+            if state.apply(batch):
+                view.set_statuses(state.statuses(aids))
+                timeline.update(state.timeline())
+            times.append((time.perf_counter() - begin) * 1000)
+        percentiles(f"batch of {size} activities ({2 * size} events)", times)
+    return view
+
+
 def browser_bench(view: GraphView) -> None:
     chromium = Path("/usr/bin/chromium")
     try:
@@ -275,11 +418,11 @@ def browser_bench(view: GraphView) -> None:
         start = time.perf_counter()
         page.goto(page_file.as_uri())
         page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0 && "
-                               "Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name('bench-plot'))")
+                               f"Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name('{view.name}-plot'))")
         print(f"  {'load and first render':<52} {(time.perf_counter() - start) * 1000:8.1f} ms")
-        patch_ms = page.evaluate("""async () => {
+        patch_ms = page.evaluate("""async (name) => {
             const doc = Bokeh.documents[0];
-            const src = doc.get_model_by_name('bench-nodes');
+            const src = doc.get_model_by_name(name);
             const times = [];
             for (let k = 0; k < 10; k++) {
               const t0 = performance.now();
@@ -289,7 +432,7 @@ def browser_bench(view: GraphView) -> None:
             }
             times.sort((a, b) => a - b);
             return times[5];
-        }""")
+        }""", f"{view.name}-nodes")
         print(f"  {'status patch to next painted frame (median)':<52} {patch_ms:8.1f} ms")
         browser.close()
 
@@ -298,8 +441,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--redis-url")
     parser.add_argument("--no-browser", action="store_true")
-    parser.add_argument("--only", choices=["overview"], help="run one part only")
+    parser.add_argument("--only", choices=["overview", "search", "colour"], help="run one part only")
     args = parser.parse_args()
+    if args.only == "colour":
+        colour_view = colour_bench()
+        if not args.no_browser:
+            browser_bench(colour_view)
+        return
     view = None if args.only else graph_bench()[1]
     server = None
     url = args.redis_url
@@ -309,12 +457,17 @@ def main() -> None:
     try:
         if not args.only:
             asyncio.run(runs_bench(url))
-        asyncio.run(overview_bench(url))
+        if args.only in (None, "overview"):
+            asyncio.run(overview_bench(url))
+        if args.only in (None, "search"):
+            asyncio.run(search_bench(url))
     finally:
         if server:
             server.stop()
     if view is not None and not args.no_browser:
         browser_bench(view)      # Playwright's sync API runs outside asyncio.run
+    if not args.only:
+        colour_bench()
 
 
 if __name__ == "__main__":

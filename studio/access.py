@@ -25,6 +25,7 @@ from hotmesh_core.compiler import CompiledApp
 from hotmesh_core.deadletters import DeadLetter
 from hotmesh_core.deployment import Plan, VersionInfo
 from hotmesh_core.errors import HotMeshError
+from hotmesh_core.hotmesh import JOB_SCAN_LIMIT
 from hotmesh_core.keys import Keys
 from hotmesh_core.listener import EventCallback
 
@@ -97,9 +98,10 @@ class ReadOnlyMesh:
     async def review(self, source: str | Path) -> Plan:
         return await self._mesh.review(source)         # compiles and compares: it stores nothing
 
-    async def list_jobs(self, *, limit: int = 100, offset: int = 0, newest_first: bool = True) -> list[
-            tuple[str, int]]:
-        return await self._mesh.list_jobs(limit=limit, offset=offset, newest_first=newest_first)
+    async def list_jobs(self, *, limit: int = 100, offset: int = 0, newest_first: bool = True,
+                        scan_limit: int = JOB_SCAN_LIMIT) -> list[tuple[str, int]]:
+        return await self._mesh.list_jobs(limit=limit, offset=offset, newest_first=newest_first,
+                                          scan_limit=scan_limit)
 
     async def job_fields(self, jids: list[str], fields: list[str]) -> list[list[str | None]]:
         return await self._mesh.job_fields(jids, fields)

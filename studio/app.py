@@ -110,7 +110,8 @@ class Studio:
             if session is None:
                 session = self.sessions[app_id] = AppSession(
                     self.runtime.apps[app_id], self.runtime.hub, self.open_job, self.show_tab,
-                    self.refresh_sidebar, self.access, self.runtime.overview_stats(app_id))
+                    self.refresh_sidebar, self.access, self.runtime.overview_stats(app_id),
+                    self.runtime.run_index(app_id))
             self.current = session
             try:
                 await session.load()

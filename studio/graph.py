@@ -57,15 +57,23 @@ if (!(span > 0) || !(width > 0)) { return; }
 const px = width / span;
 const size = (k, lo, hi) => Math.max(lo, Math.min(hi, px * k));
 title.text_font_size = {value: size(0.135, 4, 13).toFixed(1) + 'px'};
+title.text_alpha = {value: px * 0.135 < 4.5 ? 0 : 1};    // a large graph zoomed out: colours, not smudges
 sub.text_font_size = {value: size(0.112, 4, 11).toFixed(1) + 'px'};
 sub.text_alpha = {value: px * 0.112 < 5.5 ? 0 : 1};
 label.text_font_size = {value: size(0.1, 4, 10.5).toFixed(1) + 'px'};
 label.text_alpha = {value: px * 0.1 < 5 ? 0 : 1};
 marker.size = {value: size(0.14, 4, 13)};
+const shown = px * 0.14 < 5 ? 0 : 1;                       // type markers hide when zoomed out
+marker.fill_alpha = {value: shown};
+marker.line_alpha = {value: shown};
+arrow.size = {value: size(0.09, 3, 9)};                   // arrowheads would hide small boxes
 badge.size = {value: size(0.24, 9, 22)};
 badge_text.text_font_size = {value: size(0.12, 6, 11).toFixed(1) + 'px'};
 """
 
+COMPACT = 60           # more nodes than this: no subtitles, thin borders, the border shows the status
+STATUS_EDGES = {"pending": "#94a3b8", "running": "#d97706", "done": "#16a34a", "failed": "#dc2626",
+                "interrupted": "#7c3aed"}
 NODE_FIELDS = ("id", "x", "y", "w", "h", "fill", "line", "width", "marker", "mx", "title", "subtitle",
                "tx", "ty", "sy", "kind", "detail", "status", "count", "badge", "bx", "by", "balpha", "outline",
                "alpha")
@@ -129,8 +137,8 @@ class GraphView:
                            line_width=width, line_alpha=0.9)
         fig.multi_line("xs", "ys", source=self.ghost_edges, line_color=GHOST_EDGE, line_dash="dashed",
                        line_width=1.6, line_alpha=GHOST_ALPHA + 0.1)
-        fig.scatter("x", "y", source=self.arrows, marker="triangle", size=9, angle="angle",
-                    fill_color="color", line_color="color")
+        arrow = fig.scatter("x", "y", source=self.arrows, marker="triangle", size=9, angle="angle",
+                            fill_color="color", line_color="color")
         # bokeh's stubs: GlyphAPI.text omits the Text glyph's background_fill_* properties, and
         # BorderRadius is typed as Property[int] where bokeh takes an int
         label = fig.text("x", "y", text="text", source=self.labels, text_font_size="9px",  # type: ignore[call-arg]
@@ -159,7 +167,7 @@ class GraphView:
             ("", "@detail"), ("status", "@status")]))
         self._scale = CustomJS(args={"plot": fig, "title": title.glyph, "sub": sub.glyph, "label": label.glyph,
                                      "marker": marker.glyph, "badge": badge.glyph,
-                                     "badge_text": badge_text.glyph}, code=SCALE_JS)
+                                     "badge_text": badge_text.glyph, "arrow": arrow.glyph}, code=SCALE_JS)
         fig.js_on_change("inner_width", self._scale)
         self._watch_ranges(fig)
         self.legend = self._diff_legend(fig)
@@ -180,6 +188,7 @@ class GraphView:
                         glyph_width=22, glyph_height=13, spacing=10, margin=4)
         fig.add_layout(legend, "center")
         return legend
+
     def _watch_ranges(self, fig: Any) -> None:
         for axis_range in (fig.x_range, fig.y_range):
             axis_range.js_on_change("start", self._scale)
@@ -240,14 +249,14 @@ class GraphView:
         """The columns of every source for the current model and layout (pure)."""
         assert self.model is not None and self.layout is not None
         boxes = self.layout.boxes
-        compact = len(self.model.nodes) > 60
+        compact = len(self.model.nodes) > COMPACT
         data: dict[str, list[Any]] = {k: [] for k in NODE_FIELDS}
         for node in self.model.nodes:
             box = boxes[node.id]
             color, marker = TYPE_STYLE.get(node.kind, TYPE_STYLE["worker"])
             left = box.x - box.w / 2
             row = {"id": node.id, "x": box.x, "y": box.y, "w": box.w, "h": box.h, "fill": tint(color),
-                   "line": color, "width": 1.6, "marker": marker, "mx": left + 0.2, "title": node.id,
+                   "line": color, "width": 0.8 if compact else 1.6, "marker": marker, "mx": left + 0.2, "title": node.id,
                    "subtitle": "" if compact else node.subtitle, "tx": left + 0.38,
                    "ty": box.y + (0 if compact or node.kind == SIGNAL_KIND else 0.1),
                    "sy": box.y - 0.13, "kind": node.kind, "detail": node.detail, "status": "",
@@ -284,7 +293,7 @@ class GraphView:
     def _patch_titles(self, model: GraphModel) -> None:
         subtitles = {n.id: n.subtitle for n in model.nodes}
         details = {n.id: n.detail for n in model.nodes}
-        compact = len(model.nodes) > 60
+        compact = len(model.nodes) > COMPACT
         rows = []
         for i, node_id in enumerate(self.data["id"]):
             sub = "" if compact or self.data["kind"][i] == SIGNAL_KIND else subtitles.get(node_id, "")
@@ -301,13 +310,17 @@ class GraphView:
     def set_statuses(self, statuses: dict[str, tuple[str, int]]) -> int:
         """Colour nodes by ``{aid: (status, count)}``; returns how many rows changed."""
         rows = []
+        compact = len(self.data["id"]) > COMPACT
         for i, node_id in enumerate(self.data["id"]):
             if self.data["kind"][i] == SIGNAL_KIND:
                 continue
             status, count = statuses.get(node_id, ("pending", 0))
             badge = f"×{count}" if count > 1 else ""
-            rows.append((i, {"fill": STATUS_COLORS[status], **_plain(self.data["kind"][i]), "status": status,
-                             "badge": badge, "balpha": 1.0 if badge else 0.0}))
+            row = {"fill": STATUS_COLORS[status], **_plain(self.data["kind"][i]), "status": status,
+                   "badge": badge, "balpha": 1.0 if badge else 0.0}
+            if compact:              # a box a few pixels wide: its border shows the status too, not the type
+                row["line"] = STATUS_EDGES[status]
+            rows.append((i, row))
         self.mode = "status"
         self._ghost(frozenset(), legend=False)
         return self._patch(rows)

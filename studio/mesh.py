@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from hotmesh_core.compiler import CompiledApp
 from hotmesh_core.deadletters import DeadLetter
 from hotmesh_core.deployment import Plan, VersionInfo
+from hotmesh_core.hotmesh import JOB_SCAN_LIMIT
 from hotmesh_core.keys import Keys
 from hotmesh_core.listener import EventCallback
 
@@ -50,8 +51,8 @@ class Mesh(Protocol):
     # jobs
     async def pub(self, topic: str, data: dict[str, Any] | None = None) -> str: ...
 
-    async def list_jobs(self, *, limit: int = 100, offset: int = 0, newest_first: bool = True) -> list[
-            tuple[str, int]]: ...
+    async def list_jobs(self, *, limit: int = 100, offset: int = 0, newest_first: bool = True,
+                        scan_limit: int = JOB_SCAN_LIMIT) -> list[tuple[str, int]]: ...
 
     async def job_fields(self, jids: list[str], fields: list[str]) -> list[list[str | None]]: ...
 

@@ -23,6 +23,7 @@ from hotmesh_core.examples import ExampleApp, example_apps
 
 from .events import EventHub
 from .overview_stats import OverviewStats
+from .run_index import RunIndex
 
 log = logging.getLogger("hotmesh.studio")
 WATCH_SECONDS = 30.0
@@ -53,6 +54,7 @@ class StudioRuntime:
         self._watcher: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Future[None]] = set()
         self._overview: dict[str, OverviewStats] = {}
+        self._runs: dict[str, RunIndex] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
     def url(self) -> str:
@@ -141,6 +143,7 @@ class StudioRuntime:
             await self.hub.stop()
             self.hub = None
             self._overview.clear()            # their taps went with the hub
+            self._runs.clear()
         for handle in list(self.apps.values()):
             with contextlib.suppress(Exception):
                 await handle.mesh.stop()
@@ -164,6 +167,16 @@ class StudioRuntime:
             if self.hub is not None:
                 self.hub.tap(app_id, stats.push)
         return stats
+
+    def run_index(self, app_id: str) -> RunIndex:
+        """The runs of ``app_id`` held in memory for search, shared by every session of this server:
+        built by the first Runs tab opened, kept current by the event hub from then on."""
+        index = self._runs.get(app_id)
+        if index is None:
+            index = self._runs[app_id] = RunIndex(self.apps[app_id].mesh)
+            if self.hub is not None:
+                self.hub.tap(app_id, index.push)
+        return index
 
     def mesh(self, app_id: str) -> HotMesh:
         return self.apps[app_id].mesh

@@ -23,6 +23,7 @@ from .fleet import FleetView
 from .job import JobView
 from .overview import OverviewView
 from .overview_stats import OverviewStats
+from .run_index import RunIndex
 from .runs import RunsTable
 from .runtime import AppHandle
 from .start import StartJob
@@ -35,7 +36,7 @@ Opener = Callable[[str], Awaitable[None]]
 class AppSession:
     def __init__(self, handle: AppHandle, hub: EventHub | None, open_job: Opener,
                  show_tab: Callable[[str], None], on_active: Callable[[], None], access: Access = LOCAL,
-                 overview_stats: OverviewStats | None = None) -> None:
+                 overview_stats: OverviewStats | None = None, run_index: RunIndex | None = None) -> None:
         self.handle = handle
         self.mesh = for_role(handle.mesh, access)      # a viewer's views get a mesh that cannot change
         self.hub = hub
@@ -49,6 +50,7 @@ class AppSession:
         self.slots = {name: pn.Column(sizing_mode="stretch_width") for name in TABS}
         self.slots["Apps & graphs"].objects = [self.apps.panel]
         self.overview_stats = overview_stats or OverviewStats()
+        self.run_index = run_index
         self.overview: OverviewView | None = None
         self.editor: EditorView | None = None
         self.versions: VersionsView | None = None
@@ -107,14 +109,14 @@ class AppSession:
             self.slots[tab].objects = [self.versions.panel]
         elif tab == "Runs" and self.runs is None:
             self.feed = self.hub.feed(self.handle.app_id) if self.hub else None
-            self.runs = RunsTable(mesh, self.feed, on_open=self.open_job)
+            self.runs = RunsTable(mesh, self.feed, on_open=self.open_job, index=self.run_index)
             self.start = StartJob(mesh, on_started=self.open_job, example=self.handle.example)
             self.start.set_app(self.active)
-            await self.runs.load()
             self.slots[tab].objects = [pn.Column(
                 pn.pane.HTML("<div class='hm-card-title'>Start a job</div>"), self.start.panel,
                 pn.pane.HTML("<div class='hm-card-title'>Runs</div>"), self.runs.panel,
                 sizing_mode="stretch_width")]
+            await self.runs.load(refresh=False)      # the page shows its progress bar meanwhile
         elif tab == "Run detail" and self.detail is None:
             self.detail = JobView(mesh, self.hub, self.handle.folder, on_open_job=self.open_job)
             self.slots[tab].objects = [pn.Column(pn.Row(self.job_id, self.open_button), self.detail.panel,

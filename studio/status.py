@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
+
+from hotmesh_core.util import parse_timestamp
 
 STATUSES = ("pending", "running", "done", "failed", "interrupted")
 RANK = {"pending": 0, "running": 1, "done": 2, "failed": 2}
@@ -22,14 +23,8 @@ INTERRUPTED_BELOW = -100_000_000
 
 
 def parse_ts(value: str | None) -> int | None:
-    """``YYYYMMDDHHmmss.sss`` (UTC) to epoch milliseconds."""
-    if not value:
-        return None
-    try:
-        dt = datetime.strptime(value, "%Y%m%d%H%M%S.%f").replace(tzinfo=UTC)
-    except ValueError:
-        return None
-    return int(dt.timestamp() * 1000)
+    """``YYYYMMDDHHmmss.sss`` (UTC) to epoch milliseconds (None when missing or malformed)."""
+    return parse_timestamp(value) or None
 
 
 @dataclass

@@ -138,3 +138,56 @@ def make_assets(target: Path) -> Path:
 
 def copy_orders(target: Path) -> None:
     shutil.copytree(ROOT / "assets" / "apps" / "orders", target / "apps" / "orders")
+
+
+LARGE = f"{PREFIX}-large"
+LARGE_WORKERS = '''
+import asyncio
+
+async def work(message):
+    await asyncio.sleep(0.3)       # a 50-step branch runs many seconds: colours are seen changing
+    return {"ok": True}
+
+WORKERS = {"large.work": work}
+EXAMPLE = {"topic": "large.go", "data": {"customer": 0}}
+'''
+
+
+def large_manifest(app_id: str, count: int = 200) -> str:
+    """A trigger and four branches of sequential workers, ``count`` activities in all; every tenth
+    step also has a side hook behind a condition (never taken, so it stays pending)."""
+    lines = ["app:", f"  id: {app_id}", "  version: '1'", "  graphs:", "    - subscribes: large.go",
+             "      expire: 600", "      activities:", "        go: { type: trigger }"]
+    transitions: dict[str, list[str]] = {"go": []}
+    tips = ["go"] * 4
+    made, step = 1, 0
+    while made < count:
+        for branch in range(4):
+            if made >= count:
+                break
+            aid = f"b{branch}s{step}"
+            lines.append(f"        {aid}: {{ type: worker, topic: large.work }}")
+            transitions.setdefault(tips[branch], []).append(f"          - to: {aid}")
+            tips[branch] = aid
+            made += 1
+            if step % 10 == 9 and made < count:
+                side = f"b{branch}h{step}"
+                lines.append(f"        {side}: {{ type: hook }}")
+                transitions[aid] = [f"          - to: {side}", "            conditions:", "              match:",
+                                    "                - expected: true",
+                                    f"                  actual: '{{{aid}.output.data.retry}}'"]
+                made += 1
+        step += 1
+    lines.append("      transitions:")
+    for parent, targets in transitions.items():
+        lines += [f"        {parent}:", *targets]
+    return "\n".join(lines) + "\n"
+
+
+def make_large_assets(target: Path) -> Path:
+    """``target/apps/large``: one app of 200 activities (HOTMESH_ASSETS)."""
+    large = target / "apps" / "large"
+    large.mkdir(parents=True)
+    (large / "app.yaml").write_text(large_manifest(LARGE))
+    (large / "workers.py").write_text(LARGE_WORKERS)
+    return target

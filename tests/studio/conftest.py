@@ -164,12 +164,12 @@ def page(browser: Any, studio_server: StudioServer) -> Iterator[Any]:
     assert not requests.outside(), f"requests left 127.0.0.1: {requests.outside()}"
 
 
-def shot(page: Any, name: str) -> Path:
+def shot(page: Any, name: str, full_page: bool = True) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.mouse.move(2, 2)             # no tooltip over the picture
     page.wait_for_timeout(150)
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path
 
 
