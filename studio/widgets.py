@@ -25,6 +25,7 @@ import asyncio
 import functools
 import inspect
 import threading
+import time
 from collections.abc import Awaitable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -311,6 +312,7 @@ class Overview(_Widget):
         self.mesh = LoopMesh(hm)
         self.stats = OverviewStats()
         self.view: OverviewView = _LoopOverviewView(self.mesh, self.stats)
+        self.view.refresh_every_ms = period_ms
         self.panel = self.view.panel
         self.period_ms = period_ms
         self.hub: EventHub | None = None
@@ -344,6 +346,16 @@ class Overview(_Widget):
         async def totals() -> dict[str, int]:     # on the mesh's loop, where the events are counted
             return dict(self.stats.totals(900))
         return self.mesh.run(totals())
+
+    def wait_for(self, timeout: float = 10.0, **at_least: int) -> dict[str, int]:
+        """Block until the totals reach ``at_least`` (e.g. ``completed=3``), then refresh and return
+        them: the events of a job reach the overview shortly after ``pubsub`` returns its result."""
+        deadline = time.monotonic() + timeout
+        while any(self.totals().get(kind, 0) < n for kind, n in at_least.items()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the overview counted {self.totals()} within {timeout} s, not {at_least}")
+            time.sleep(0.05)
+        return self.refresh()
 
     def close(self) -> None:
         """Stop the refresh and the event subscription."""

@@ -88,8 +88,10 @@ WORKERS = [step(name, seconds) for name, seconds in STEPS.items()]
 '''
 LIVE_CELLS = [      # the kernel's HotMesh talks to the test's redis-server (REDIS_URL reaches it through the lab)
     "import json, os\nfrom pathlib import Path\n\nimport panel as pn\npn.extension('tabulator', inline=True)\n"
-    "from studio import widgets\nfrom chain_workers import WORKERS\n\n"
-    "def show(**values):\n    print(json.dumps(values, default=str))",
+    "from IPython.display import Pretty, display\nfrom studio import widgets\nfrom chain_workers import WORKERS\n\n"
+    # displayed, not printed: ipykernel 7 routes stdout per thread and, with the mesh's thread busy
+    # sending widget updates, a print at the end of a cell was seen lost under load
+    "def show(**values):\n    display(Pretty(json.dumps(values, default=str)))",
     "hm = widgets.connect(os.environ['HOTMESH_NOTEBOOK_APP'], os.environ['REDIS_URL'], workers=WORKERS)\n"
     "show(activated=hm.activate(hm.deploy(Path('chain.yaml'))))",
     "overview = widgets.overview(hm, period_ms=1000)\nshow(overview_before=overview.totals())\noverview",
@@ -124,7 +126,9 @@ def test_a_live_job_and_the_overview_in_jupyterlab(tmp_path: Path, redis_url: st
                          what="the overview counting the job (tiles 'jobs started' and 'completed')")
                 rates = wait_for(lambda: charted(page), timeout=30, what="the overview's chart showing the job")
                 assert rates["started"] > 0 and rates["completed"] > 0
-                page.locator(".hm-overview-summary").first.scroll_into_view_if_needed()
+                page.locator(".hm-overview").first.scroll_into_view_if_needed()
+                page.screenshot(path=str(_artifact("studio", "jupyterlab-live-overview.png")))
+                page.locator(".hm-job-header").first.scroll_into_view_if_needed()
                 page.screenshot(path=str(_artifact("studio", "jupyterlab-live-graph.png")))
                 run(page, "notebook:run-cell", cell=CLOSE_CELL)          # stop following, stop the mesh
                 assert printed(page, "stopped") is True
