@@ -47,9 +47,11 @@ from .overview import REFRESH_MS, OverviewView
 from .overview_stats import OverviewStats
 from .runs import RunsTable
 from .runtime import WATCH_RENEW_SECONDS, WATCH_SECONDS
+from .theme import CSS
 
 T = TypeVar("T")
 keep_notebook_stylesheets_inline()      # live updates must not fetch Panel's CSS from its CDN (offline)
+pn.config.raw_css = [*[c for c in pn.config.raw_css if c != CSS], CSS]    # the studio's badges, titles, legend
 
 __all__ = ["connect", "dag", "editor", "job_view", "runs", "overview", "LoopMesh", "Dag", "Editor", "Job", "Runs",
            "Overview"]
