@@ -96,6 +96,7 @@ LIVE_CELLS = [      # the kernel's HotMesh talks to the test's redis-server (RED
     "show(activated=hm.activate(hm.deploy(Path('chain.yaml'))))",
     "overview = widgets.overview(hm, period_ms=1000)\nshow(overview_before=overview.totals())\noverview",
     "jid = hm.pub('chain.start', {'order': 42})\nlive = widgets.job_view(hm, jid)\nshow(jid=jid)\nlive",
+    "show(ended={row['aid']: row['end'] for row in live.view.state.timeline()})     # engine time, ms\n"
     "live.close()\noverview.close()\nhm.stop()\nshow(stopped=True)",
 ]
 JOB_CELL, CLOSE_CELL = 3, 4
@@ -132,6 +133,11 @@ def test_a_live_job_and_the_overview_in_jupyterlab(tmp_path: Path, redis_url: st
                 page.screenshot(path=str(_artifact("studio", "jupyterlab-live-graph.png")))
                 run(page, "notebook:run-cell", cell=CLOSE_CELL)          # stop following, stop the mesh
                 assert printed(page, "stopped") is True
+                ended = printed(page, "ended")
+                lags = {a: round(seen_done(seen, a) * 1000 - ended[a]) for a in ("fetch", "check", "pack")}
+                print(f"engine end -> colour in the page (ms, polled every 100 ms): {lags}")
+                # 'fetch' may end before the page has drawn the job; the later steps are seen live
+                assert all(-50 < lags[a] < 5000 for a in ("check", "pack")), lags
                 assert errors(page) == []
             finally:
                 page.screenshot(path=str(_artifact("studio", "jupyterlab-live-last.png")))
@@ -155,7 +161,7 @@ def watch_the_job(page: Any, timeout: float = 90) -> list[dict[str, Any]]:
             statuses = dict(zip(data["id"], data["status"], strict=True))
             fills = dict(zip(data["id"], data["fill"], strict=True))
             if not seen or seen[-1]["statuses"] != statuses:
-                seen.append({"at": time.monotonic(), "statuses": statuses, "fills": fills})
+                seen.append({"at": time.time(), "statuses": statuses, "fills": fills})
                 assert fills == {a: STATUS_COLORS[s] for a, s in statuses.items()}, seen[-1]
                 if not mid_shot and statuses.get("fetch") == "done" and statuses.get("pack") != "done":
                     page.locator(".hm-job-header").first.scroll_into_view_if_needed()
@@ -173,6 +179,11 @@ def watch_the_job(page: Any, timeout: float = 90) -> list[dict[str, Any]]:
     for finished in ({"fetch"}, {"fetch", "check"}):
         assert finished in done_sets, f"never saw only {sorted(finished)} done: {[s['statuses'] for s in seen]}"
     return seen
+
+
+def seen_done(seen: list[dict[str, Any]], aid: str) -> float:
+    """When the page first showed ``aid`` done (epoch seconds)."""
+    return float(next(s["at"] for s in seen if s["statuses"][aid] == "done"))
 
 
 def tile(page: Any, kind: str) -> int | None:
