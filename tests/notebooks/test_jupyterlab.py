@@ -127,9 +127,9 @@ def test_a_live_job_and_the_overview_in_jupyterlab(tmp_path: Path, redis_url: st
                          what="the overview counting the job (tiles 'jobs started' and 'completed')")
                 rates = wait_for(lambda: charted(page), timeout=30, what="the overview's chart showing the job")
                 assert rates["started"] > 0 and rates["completed"] > 0
-                page.locator(".hm-overview").first.scroll_into_view_if_needed()
+                top(page, ".hm-overview-window")
                 page.screenshot(path=str(_artifact("studio", "jupyterlab-live-overview.png")))
-                page.locator(".hm-job-header").first.scroll_into_view_if_needed()
+                top(page, ".hm-job-header")
                 page.screenshot(path=str(_artifact("studio", "jupyterlab-live-graph.png")))
                 run(page, "notebook:run-cell", cell=CLOSE_CELL)          # stop following, stop the mesh
                 assert printed(page, "stopped") is True
@@ -164,7 +164,7 @@ def watch_the_job(page: Any, timeout: float = 90) -> list[dict[str, Any]]:
                 seen.append({"at": time.time(), "statuses": statuses, "fills": fills})
                 assert fills == {a: STATUS_COLORS[s] for a, s in statuses.items()}, seen[-1]
                 if not mid_shot and statuses.get("fetch") == "done" and statuses.get("pack") != "done":
-                    page.locator(".hm-job-header").first.scroll_into_view_if_needed()
+                    top(page, ".hm-job-header")
                     page.screenshot(path=str(_artifact("studio", "jupyterlab-live-graph-mid.png")))
                     mid_shot = True
             if statuses == dict.fromkeys(NODES, "done"):
@@ -179,6 +179,11 @@ def watch_the_job(page: Any, timeout: float = 90) -> list[dict[str, Any]]:
     for finished in ({"fetch"}, {"fetch", "check"}):
         assert finished in done_sets, f"never saw only {sorted(finished)} done: {[s['statuses'] for s in seen]}"
     return seen
+
+
+def top(page: Any, css: str) -> None:
+    """Scroll the notebook so that the first ``css`` element is at the top of the window."""
+    page.locator(css).first.evaluate("el => el.scrollIntoView({block: 'start'})")
 
 
 def seen_done(seen: list[dict[str, Any]], aid: str) -> float:
