@@ -127,6 +127,7 @@ class OverviewView:
         self.report: dict[str, Any] = {}
         self.refreshes = 0
         self.refresh_ms = 0.0
+        self.refresh_every_ms = REFRESH_MS        # how often the owner calls refresh (said in the note)
         self._busy = False
         self.window = pn.widgets.RadioButtonGroup(options=list(WINDOWS), value="last 15 minutes",
                                                   color="light", css_classes=["hm-overview-window"])
@@ -233,9 +234,9 @@ class OverviewView:
         self.note.object = (
             "Rates and latencies are counted from the engines' live events"
             + (f" since {time.strftime('%H:%M:%S', time.gmtime(since / 1000))} UTC" if since else " (none yet)")
-            + ", while a studio page is open. Wait: from the parent activity's end to this activity's start "
+            + ", while a studio page or notebook widget is open. Wait: from the parent activity's end to this activity's start "
             "(engine stream + step); duration: from its start to its end (for a worker: queue + callback). "
-            f"Queues and fleet: read from Redis every {REFRESH_MS // 1000} s while this page is shown, "
+            f"Queues and fleet: read from Redis every {self.refresh_every_ms / 1000:g} s while this page is shown, "
             f"{self.report.get('commands', 0)} commands in one pipeline plus the roll call"
             + ("" if getattr(self, "everyone", True) else " (nobody answered it: this server's own members)")
             + ".")

@@ -7,6 +7,7 @@
     widgets.dag(hm)                            # the DAG of the active version
     widgets.job_view(hm, jid)                  # a live job: graph coloured by status, timeline, inspector
     widgets.runs(hm); widgets.editor(hm)
+    widgets.overview(hm)                       # the studio's overview: job rates, latencies, queues, fleet
 
 Each function returns a small wrapper whose ``view`` is the studio object itself (``GraphView``,
 ``EditorView``, ``JobView``, ``RunsTable``) and which displays as that view's Panel layout.
@@ -23,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import threading
+import time
 from collections.abc import Awaitable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,14 +38,23 @@ from hotmesh_core.compiler import CompiledApp, compile_app, load_manifest
 from hotmesh_core.sync import SyncHotMesh
 
 from .editor import EditorView
+from .events import EventHub, every
 from .graph import GraphView
 from .job import JobView
 from .model import SIGNAL_KIND, graph_models
+from .offline import keep_notebook_stylesheets_inline
+from .overview import REFRESH_MS, OverviewView
+from .overview_stats import OverviewStats
 from .runs import RunsTable
+from .runtime import WATCH_RENEW_SECONDS, WATCH_SECONDS
+from .theme import CSS
 
 T = TypeVar("T")
+keep_notebook_stylesheets_inline()      # live updates must not fetch Panel's CSS from its CDN (offline)
+pn.config.raw_css = [*[c for c in pn.config.raw_css if c != CSS], CSS]    # the studio's badges, titles, legend
 
-__all__ = ["connect", "dag", "editor", "job_view", "runs", "LoopMesh", "Dag", "Editor", "Job", "Runs"]
+__all__ = ["connect", "dag", "editor", "job_view", "runs", "overview", "LoopMesh", "Dag", "Editor", "Job", "Runs",
+           "Overview"]
 
 
 def connect(app_id: str, redis_url: str | None = None, **options: Any) -> SyncHotMesh:
@@ -279,3 +291,93 @@ def runs(hm: SyncHotMesh, limit: int = 500) -> Runs:
     widget = Runs(_sync(hm), limit)
     widget.refresh()
     return widget
+
+
+# -- the overview ----------------------------------------------------------------------------------
+class _LoopOverviewView(OverviewView):
+    """The overview whose counters are only touched on the mesh's loop: the event hub feeds them
+    there, so a redraw asked from the kernel's thread (the window or graph chosen) is sent there."""
+
+    def __init__(self, mesh: LoopMesh, stats: OverviewStats) -> None:
+        self.loop_mesh = mesh
+        super().__init__(mesh, stats)
+
+    def redraw(self) -> None:
+        if threading.current_thread() is self.loop_mesh._sync._thread:
+            super().redraw()
+        else:
+            self.loop_mesh._loop.call_soon_threadsafe(super().redraw)
+
+
+class Overview(_Widget):
+    """The studio's overview of the app: jobs started, completed and failed per second, step
+    latencies per activity, the streams' depth and pending entries, timers, dead letters and the
+    fleet. It counts the engines' live events from the moment it is created (it keeps them
+    publishing with ``HotMesh.watch``) and reads the queues every ``period_ms``; both run on the
+    mesh's loop, so the charts move while other cells run. ``close()`` stops it."""
+
+    def __init__(self, hm: SyncHotMesh, period_ms: int = REFRESH_MS) -> None:
+        self.mesh = LoopMesh(hm)
+        self.stats = OverviewStats()
+        self.view: OverviewView = _LoopOverviewView(self.mesh, self.stats)
+        self.view.refresh_every_ms = period_ms
+        self.panel = self.view.panel
+        self.period_ms = period_ms
+        self.hub: EventHub | None = None
+        self._ticker: Any = None
+        self._watched = 0.0
+        self.mesh.run(self._start())
+
+    async def _start(self) -> None:
+        hm = self.mesh._sync.hm
+        version = await hm.active_version()
+        self.view.set_app(await hm.compiled(version) if version is not None else None)
+        self.hub = EventHub()
+        await self.hub.add_app(hm)
+        self.hub.tap(hm.app_id, self.stats.push)
+        await self._tick()
+        self._ticker = every(self._tick, self.period_ms)
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._watched >= WATCH_RENEW_SECONDS or not self._watched:
+            self._watched = loop.time()
+            await self.mesh._sync.hm.watch(WATCH_SECONDS)
+        await self.view.refresh()
+
+    def refresh(self) -> dict[str, int]:
+        """Read the queues now and redraw; the totals of the window shown (``started``, ...)."""
+        self.mesh.run(self.view.refresh())
+        return self.totals()
+
+    def totals(self) -> dict[str, int]:
+        async def totals() -> dict[str, int]:     # on the mesh's loop, where the events are counted
+            return dict(self.stats.totals(900))
+        return self.mesh.run(totals())
+
+    def wait_for(self, timeout: float = 10.0, **at_least: int) -> dict[str, int]:
+        """Block until the totals reach ``at_least`` (e.g. ``completed=3``), then refresh and return
+        them: the events of a job reach the overview shortly after ``pubsub`` returns its result."""
+        deadline = time.monotonic() + timeout
+        while any(self.totals().get(kind, 0) < n for kind, n in at_least.items()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the overview counted {self.totals()} within {timeout} s, not {at_least}")
+            time.sleep(0.05)
+        return self.refresh()
+
+    def close(self) -> None:
+        """Stop the refresh and the event subscription."""
+        async def close() -> None:
+            if self._ticker is not None:
+                self._ticker.stop()
+                self._ticker = None
+            if self.hub is not None:
+                await self.hub.stop()
+                self.hub = None
+
+        self.mesh.run(close())
+
+
+def overview(hm: SyncHotMesh, period_ms: int = REFRESH_MS) -> Overview:
+    """The studio's overview (its first tab) of the app, refreshed live every ``period_ms``."""
+    return Overview(_sync(hm), period_ms)

@@ -108,3 +108,27 @@ def test_dag_editor_runs_and_buttons_from_another_loop(hm: SyncHotMesh, gate: th
     assert asyncio.run(mesh.get_status(out["metadata"]["jid"])) == 0
     with pytest.raises(TypeError):
         widgets.job_view(hm.hm, "x")  # type: ignore[arg-type]
+
+
+def test_overview_counts_jobs_and_stops(hm: SyncHotMesh, gate: threading.Event) -> None:
+    gate.set()
+    overview = widgets.overview(hm, period_ms=200)
+    try:
+        assert overview.totals() == {}
+        before = overview.view.refreshes
+        for name in ("a", "b"):
+            hm.pubsub("demo.greet", {"name": name}, timeout=10)
+        totals = overview.wait_for(started=2, completed=2)
+        assert totals["started"] == 2 and totals["completed"] == 2 and totals.get("failed", 0) == 0
+        wait_for(lambda: overview.view.refreshes >= before + 3)          # the periodic refresh runs
+        assert "every 0.2 s" in overview.view.note.object
+        tiles = overview.view.summary.object
+        assert "hm-ov-started' data-value='2'" in tiles and "hm-ov-completed' data-value='2'" in tiles
+        overview.view.window.value = "last hour"           # a redraw asked from this (the kernel's) thread
+        wait_for(lambda: overview.view.source.data["time"] and len(overview.view.source.data["time"]) == 120)
+    finally:
+        overview.close()
+    assert overview.hub is None and overview._ticker is None
+    stopped = overview.view.refreshes
+    time.sleep(0.6)
+    assert overview.view.refreshes == stopped
