@@ -113,8 +113,10 @@ class OverviewStats:
     def _wait(self, jid: str, aid: str, ts: int) -> None:
         parent = self.parents.get(aid)
         ended = self._done.get(jid, {}).get(parent) if parent else None
-        if ended is not None and ts >= ended:
-            _sample(self.waits, aid, ts, ts - ended)
+        if ended is not None:
+            # a child folded into its parent's last step (``steps.seed_children``) has its event
+            # stamped while that step is built, a millisecond before the parent's own: no wait
+            _sample(self.waits, aid, ts, max(0, ts - ended))
 
     def _prune(self, newest: int) -> None:
         for second in [s for s in self.seconds if s <= newest - KEEP_SECONDS]:
