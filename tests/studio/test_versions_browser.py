@@ -107,6 +107,7 @@ def test_deploy_reviews_breaking_changes_before_activation(page: Any, studio_ser
     tab(page, "Versions")
     rows = page.locator(".hm-versions-table .tabulator-row")
     wait_for(lambda: rows.count() == 2 and "active" in rows.first.inner_text(), what="two versions, 2 active")
+    page.wait_for_timeout(2000)        # the page redraws its diff after the activation: let the browser run
     diff = wait_for(lambda: (lambda m: m if m.get("shout") == "removed" else None)(marks(page, "diff-nodes")),
                     what="the versions diff colours")
     assert diff["audit"] == "added" and diff["compose"] == "changed"
