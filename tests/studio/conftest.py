@@ -148,9 +148,10 @@ class RequestLog:
         return bad
 
 
-@pytest.fixture
-def page(browser: Any, studio_server: StudioServer) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1440, "height": 1000})
+def checked_page(browser: Any, height: int = 1000) -> Iterator[Any]:
+    """A chromium page that records its page errors (``page.errors``) and its requests
+    (``page.requests``); on exit, any request that left 127.0.0.1 fails the test."""
+    context = browser.new_context(viewport={"width": 1440, "height": height})
     page = context.new_page()
     page.set_default_timeout(30_000)
     requests = RequestLog()
@@ -162,6 +163,11 @@ def page(browser: Any, studio_server: StudioServer) -> Iterator[Any]:
     yield page
     context.close()
     assert not requests.outside(), f"requests left 127.0.0.1: {requests.outside()}"
+
+
+@pytest.fixture
+def page(browser: Any, studio_server: StudioServer) -> Iterator[Any]:
+    yield from checked_page(browser)
 
 
 def shot(page: Any, name: str, full_page: bool = True) -> Path:

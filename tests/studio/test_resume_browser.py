@@ -15,7 +15,7 @@ import pytest
 from hotmesh_core.sync import SyncHotMesh
 
 from ..helpers import stop_process
-from .conftest import RequestLog, StudioServer, require_browser, shot, start_studio
+from .conftest import StudioServer, checked_page, require_browser, shot, start_studio
 from .pages import open_studio, source_data, statuses, text, wait_for
 from .test_browser import job_status, start_json
 
@@ -74,17 +74,7 @@ def pay_studio(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 @pytest.fixture
 def pay_page(browser: Any, pay_studio: StudioServer) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1440, "height": 1100})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    requests = RequestLog()
-    page.on("request", requests)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.errors = errors              # type: ignore[attr-defined]
-    yield page
-    context.close()
-    assert not requests.outside(), f"requests left 127.0.0.1: {requests.outside()}"
+    yield from checked_page(browser, height=1100)
 
 
 def test_resume_a_failed_run_from_its_failed_step_then_rerun_it(pay_page: Any, pay_studio: StudioServer,
