@@ -114,6 +114,7 @@ class Quorum:
             engine_routers = [routers[s] for s in self.hm.keys.engine_streams() if s in routers]
             out.append({"guid": self.hm.guid, "role": "engine", "topic": None,
                         "stream": self.hm.keys.engine_stream(),
+                        "streams": list(self.hm.keys.engine_streams()),
                         "counts": {**engine.counts,
                                    "processed": sum(r.processed for r in engine_routers),
                                    "failed": sum(r.failed for r in engine_routers)},
@@ -121,7 +122,8 @@ class Quorum:
         for runner in self._workers():
             router = routers.get(runner.streams[0])
             out.append({"guid": self.hm.guid, "role": "worker", "topic": runner.worker.topic,
-                        "stream": runner.streams[0], "counts": {str(k): v for k, v in runner.counts.items()},
+                        "stream": runner.streams[0], "streams": list(runner.streams),
+                        "counts": {str(k): v for k, v in runner.counts.items()},
                         "throttle": router.throttle_ms if router else 0})
         return out
 
@@ -192,10 +194,12 @@ class Quorum:
         profiles = [p["profile"] for p in pongs if "profile" in p]
         depths: dict[str, int] = {}
         for profile in profiles:
-            stream = profile["stream"]
-            if stream not in depths:
-                depths[stream] = await backlog(self.hm.redis, stream)
-            profile["stream_depth"] = depths[stream]
+            # a member reads one stream per shard: its depth is the sum over them
+            streams = profile.get("streams") or [profile["stream"]]
+            for stream in streams:
+                if stream not in depths:
+                    depths[stream] = await backlog(self.hm.redis, stream)
+            profile["stream_depth"] = sum(depths[s] for s in streams)
         profiles.sort(key=lambda p: (p["role"], p.get("topic") or "", p["guid"]))
         return profiles
 

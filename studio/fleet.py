@@ -50,7 +50,11 @@ async def fleet_rows(mesh: Mesh) -> tuple[list[dict[str, Any]], bool]:
         profiles = mesh.members()
     rows = []
     for profile in profiles:
-        found = await stream_stats(profile["stream"], profile["role"])
+        # one stream per shard: backlog and pending add up, each consumer reads every shard
+        per_shard = [await stream_stats(stream, profile["role"])
+                     for stream in profile.get("streams") or [profile["stream"]]]
+        found = {"backlog": sum(f["backlog"] for f in per_shard), "pending": sum(f["pending"] for f in per_shard),
+                 "consumers": max(f["consumers"] for f in per_shard)}
         rows.append({"role": profile["role"], "topic": profile.get("topic") or "(engine)",
                      "process": str(profile.get("guid", ""))[:10],
                      "pid": (profile.get("system") or {}).get("pid", ""),

@@ -83,3 +83,24 @@ async def test_a_redelivered_forward_is_applied_once(mesh) -> None:
     assert await store.deliver(target, "xadd", '{"metadata":{}}', "g-1", 60) is False   # redelivered
     assert int(await hm.redis.call("XLEN", target)) == before + 1
     assert store.outbox(home, keys.engine_stream("a-job"), "m") == (keys.engine_stream("a-job"), "m")
+
+
+async def test_roll_call_depth_counts_every_shard(mesh) -> None:
+    """A worker reads one stream per shard; its roll-call depth (and the studio's fleet row) is the
+    backlog of all of them, not of shard 0's alone."""
+    import asyncio
+
+    from studio.fleet import fleet_rows
+
+    hm = await mesh(PARENT_CHILD, workers={"sh.work": double}, shards=3)
+    assert await hm.throttle(-1, topic="sh.work") == 1
+    kids = [f"depth-{n}" for n in range(9)]
+    assert len({hm.keys.shard_of(k) for k in kids}) > 1, "every child on one shard: the test proves nothing"
+    for kid in kids:
+        await hm.pub("sh.child", {"cid": kid, "n": 1})
+    await asyncio.sleep(0.8)
+    worker = next(p for p in await hm.roll_call(delay=0.2) if p["role"] == "worker")
+    assert len(worker["streams"]) == 3 and worker["stream_depth"] == len(kids)
+    rows, everyone = await fleet_rows(hm)
+    assert everyone and next(r for r in rows if r["role"] == "worker")["depth"] == len(kids)
+    await hm.throttle(0, topic="sh.work")
