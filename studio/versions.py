@@ -111,14 +111,18 @@ class VersionsView:
 
     async def review_selected(self) -> None:
         """Show what activating the selected version changes against the active one."""
-        version = self.activate_version.value
+        version, active = self.activate_version.value, self.active
         target = await self._app(version) if version else None
+        if (self.activate_version.value, self.active) != (version, active):
+            return                       # a later selection's review is on its way (see ``compare``)
         if target is None:
             self.review.clear()
             return
-        current = await self._app(self.active) if self.active else None
+        current = await self._app(active) if active else None
+        if (self.activate_version.value, self.active) != (version, active):
+            return
         breaking = diff_breaking(current[0], target[0]) if current is not None else []
-        review = build_review(Plan(target[0], [], breaking, self.active), current[0] if current else None)
+        review = build_review(Plan(target[0], [], breaking, active), current[0] if current else None)
         self.review.show(review, deployed=True)
 
     async def _app(self, version: str) -> tuple[CompiledApp, str] | None:
@@ -130,13 +134,18 @@ class VersionsView:
         return self.apps[version]
 
     async def compare(self) -> None:
-        if not self.old.value or not self.new.value:
+        # Every change of either select schedules a compare, and ``load`` runs one of its own: they
+        # overlap while versions are read from Redis. Only a compare whose pair is still the selected
+        # one when its reads are done may draw; a stale one (say 2 against 2, half way through
+        # ``load``) finishing last would otherwise leave the wrong diff on the page.
+        pair = (self.old.value, self.new.value)
+        if not pair[0] or not pair[1]:
             self.text.object = "<div class='hm-muted'>No versions deployed yet.</div>"
             return
-        old, new = await self._app(self.old.value), await self._app(self.new.value)
-        if old is None or new is None:
+        old, new = await self._app(pair[0]), await self._app(pair[1])
+        if old is None or new is None or (self.old.value, self.new.value) != pair:
             return
-        self.text.object = text_diff_html(old[1], new[1], f"version {self.old.value}", f"version {self.new.value}")
+        self.text.object = text_diff_html(old[1], new[1], f"version {pair[0]}", f"version {pair[1]}")
         self._diffs = {d.topic: d for d in graph_diffs(old[0], new[0])}
         topics = list(self._diffs)
         self.graph_topic.options = topics

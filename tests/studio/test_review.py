@@ -192,3 +192,44 @@ async def test_versions_page_roll_back_is_reviewed_and_confirmed(mesh: Any) -> N
     await view.review._activate()
     assert await hm.active_version() == "1" and activated == ["1"]
     assert "Version **1**: active on all engines" in view.outcome.object
+
+
+async def test_a_stale_compare_finishing_last_does_not_draw(mesh: Any) -> None:
+    """Each change of the versions page's selects schedules a compare, and ``load`` runs its own: they
+    overlap while versions are read. A compare whose pair was replaced meanwhile must not draw last
+    (in a busy studio the page showed 2 against 2, every node 'same', after an activation)."""
+    import asyncio
+
+    hm: HotMesh = await mesh(DEMO.replace("id: demo", "id: {APP}", 1))
+    await hm.activate(await hm.deploy(demo_v2(DEMO.replace("id: demo", f"id: {hm.app_id}", 1))))
+
+    class SlowFirstRead:               # when armed, the next read of version 2 is slow
+        def __init__(self) -> None:
+            self.slow = False
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(hm, name)
+
+        async def compiled(self, version: str) -> Any:
+            if version == "2" and self.slow:
+                self.slow = False
+                await asyncio.sleep(0.3)
+            return await hm.compiled(version)
+
+    slow = SlowFirstRead()
+    view = VersionsView(slow)      # type: ignore[arg-type]
+    for select in (view.old, view.new):
+        select.options = ["2", "1"]
+    view.old.value = view.new.value = "2"
+    await asyncio.sleep(0.2)                               # the compares these changes scheduled
+    view.apps.clear()
+    slow.slow = True
+    stale = asyncio.create_task(view.compare())            # 2 against 2: stuck on the slow read
+    await asyncio.sleep(0.05)
+    view.old.value = "1"                                   # schedules 1 against 2, drawn at once
+    await view.compare()
+    await stale
+    await asyncio.sleep(0.1)
+    marks = dict(zip(view.graph.data["id"], view.graph.data["status"], strict=True))
+    assert marks.get("shout") == "removed" and marks.get("audit") == "added", marks
+    assert "version 1" in view.text.object and "version 2" in view.text.object

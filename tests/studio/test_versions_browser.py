@@ -54,8 +54,6 @@ def button(page: Any, css: str) -> Any:
     return page.locator(f"{css} button")
 
 
-@pytest.mark.xfail(reason="passes alone (2/2, 18 s) but the versions page's diff is not seen in the full "
-                          "suite's shared studio server: under investigation (issue 15)", strict=False)
 def test_deploy_reviews_breaking_changes_before_activation(page: Any, studio_server: StudioServer,
                                                            redis_url: str) -> None:
     app_id = studio_server.apps["review"]
@@ -110,8 +108,17 @@ def test_deploy_reviews_breaking_changes_before_activation(page: Any, studio_ser
     rows = page.locator(".hm-versions-table .tabulator-row")
     wait_for(lambda: rows.count() == 2 and "active" in rows.first.inner_text(), what="two versions, 2 active")
     page.wait_for_timeout(2000)        # the page redraws its diff after the activation: let the browser run
-    diff = wait_for(lambda: (lambda m: m if m.get("shout") == "removed" else None)(marks(page, "diff-nodes")),
-                    what="the versions diff colours")
+    seen: list[dict[str, str]] = [{}]
+
+    def diff_drawn() -> dict[str, str] | None:
+        seen[0] = marks(page, "diff-nodes")
+        return seen[0] if seen[0].get("shout") == "removed" else None
+
+    try:
+        diff = wait_for(diff_drawn, what="the versions diff colours")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the chart's marks: {seen[0]}; the text diff: "
+                             f"{text(page, '.hm-text-diff')[:200]!r}") from None
     assert diff["audit"] == "added" and diff["compose"] == "changed"
     ghost = source_data(page, "diff-edges-removed", "source", "target")
     assert ghost and list(zip(ghost["source"], ghost["target"], strict=True)) == [("compose", "shout")]
