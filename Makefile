@@ -26,7 +26,7 @@ studio: $(STAMP)
 CLUSTER_TESTS := tests/engine/test_scenarios_basic.py tests/engine/test_control_flow.py \
 	tests/engine/test_interrupts_signals.py tests/engine/test_versions.py tests/engine/test_example_apps.py \
 	tests/engine/test_guards.py tests/engine/test_dead_letters.py tests/fault/test_faults.py \
-	tests/fault/test_fleet_versions.py
+	tests/fault/test_fleet_versions.py tests/engine/test_shards.py
 
 test: $(STAMP)
 	$(PY) -m pytest -q

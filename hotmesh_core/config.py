@@ -21,6 +21,11 @@ def _env_float(name: str, default: float) -> float:
     return float(value) if value not in (None, "") else default
 
 
+def _env_ints(name: str) -> tuple[int, ...]:
+    value = os.environ.get(name, "").replace(" ", "")
+    return tuple(int(part) for part in value.split(",") if part)
+
+
 #: the throttle (ms) of a paused consumer: it reads nothing until resumed (``HotMesh.throttle(-1)``)
 PAUSED = 2_147_483_647
 
@@ -55,6 +60,11 @@ class Settings:
     #: hash-slot shards (keys.py): 0 = the app's recorded count, else 1 on one Redis and one per master
     #: on a Redis Cluster; fixed for an app's life once recorded (its job keys depend on it)
     shards: int = field(default_factory=lambda: _env_int("HMSH_SHARDS", 0))
+    #: the shards whose streams this process reads (its engine, its workers and its time scouts),
+    #: e.g. ``(0, 2)`` or ``HMSH_CONSUME_SHARDS=0,2``; empty: every shard. A fleet may split an app's
+    #: shards between processes (one group near each master); every shard needs a reader somewhere.
+    #: Writes are not affected: any process starts, signals and answers jobs of every shard.
+    consume_shards: tuple[int, ...] = field(default_factory=lambda: _env_ints("HMSH_CONSUME_SHARDS"))
     #: quorum ping round delay (ms)
     quorum_delay_ms: int = 250
     #: how long (seconds) a command keeps retrying on new connections after Redis went away,
@@ -85,4 +95,6 @@ class Settings:
 
     def with_options(self, **options: Any) -> Settings:
         known = {k: v for k, v in options.items() if v is not None}
+        if "consume_shards" in known:
+            known["consume_shards"] = tuple(int(n) for n in known["consume_shards"])
         return replace(self, **known)

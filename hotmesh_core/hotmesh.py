@@ -79,6 +79,7 @@ class HotMesh:
         self.guid = guid or new_guid()
         self.url = redis.url
         self.keys = Keys(app_id, settings.namespace, settings.shards)
+        self.consumed = self.keys.consumed(settings.consume_shards)     # the shards this process reads
         self.store = Store(redis, self.keys)
         self.engine: Engine | None = None
         self.routers: list[Router] = []
@@ -109,10 +110,10 @@ class HotMesh:
         redis = connect(resolve_url(redis_url), reconnect_seconds=settings.reconnect_seconds)
         try:
             shards = await _resolve_shards(redis, check_id("app id", app_id), settings)
+            hm = cls(app_id, redis, settings.with_options(shards=shards), guid)
         except BaseException:
             await redis.close()
             raise
-        hm = cls(app_id, redis, settings.with_options(shards=shards), guid)
         try:
             await hm._start(engine, workers)
         except BaseException:
@@ -127,7 +128,7 @@ class HotMesh:
         await self.listener.start()
         if engine:
             self.engine = self._new_engine()
-            for stream in self.keys.engine_streams():
+            for stream in self.engine_streams():
                 self.routers.append(Router(self.redis, stream, ENGINE_GROUP, self.guid, self.engine.consume,
                                            self.settings, self.engine.exhausted))
         for worker in workers:
@@ -146,13 +147,17 @@ class HotMesh:
                 router.set_throttle(int(initial))
             await router.start()
         if self.engine is not None and engine:
-            self.scouts = [TimeScout(self, shard) for shard in self.keys.shard_ids]
+            self.scouts = [TimeScout(self, shard) for shard in self.consumed]
             self.scout = self.scouts[0]
             self.engine.on_timer = self._nudge_scouts  # a step that registers a timer wakes the scouts
             for scout in self.scouts:
                 scout.start()
             if self.telemetry is not None:
                 self.telemetry.sample_timers(self._timer_count)
+
+    def engine_streams(self) -> list[str]:
+        """The engine streams this process reads: one per shard it consumes."""
+        return [self.keys.engine_stream_of(n) for n in self.consumed]
 
     def _nudge_scouts(self) -> None:
         for scout in self.scouts:

@@ -140,6 +140,15 @@ class Keys:
         """0 .. shards - 1 (just 0 unsharded)."""
         return range(len(self.tags))
 
+    def consumed(self, subset: tuple[int, ...] = ()) -> list[int]:
+        """The shards a process reads (``Settings.consume_shards``): ``subset``, else every shard."""
+        wanted = sorted(set(subset)) or list(self.shard_ids)
+        unknown = [n for n in wanted if n not in self.shard_ids]
+        if unknown:
+            raise ValidationError(f"consume_shards {list(subset)}: app '{self.app}' has {self.shards} shard(s), "
+                                  f"numbered 0..{len(self.tags) - 1}; no shard {unknown[0]}")
+        return wanted
+
     def shard_of(self, jid: str) -> int:
         return zlib.crc32(jid.encode()) % self.shards if self.shards > 1 else 0
 

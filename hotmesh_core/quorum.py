@@ -31,6 +31,7 @@ from typing import Any
 
 from .config import PAUSED
 from .errors import QuorumError, VersionNotFoundError
+from .keys import ENGINE_GROUP
 from .protocols import EngineControl, Host
 from .router import Router
 from .serializer import dumps
@@ -111,10 +112,11 @@ class Quorum:
         routers = {r.stream: r for r in self._routers()}
         engine = self._engine()
         if engine:
-            engine_routers = [routers[s] for s in self.hm.keys.engine_streams() if s in routers]
+            streams = [r.stream for r in routers.values() if r.group == ENGINE_GROUP]
+            engine_routers = [routers[s] for s in streams]
             out.append({"guid": self.hm.guid, "role": "engine", "topic": None,
-                        "stream": self.hm.keys.engine_stream(),
-                        "streams": list(self.hm.keys.engine_streams()),
+                        "stream": streams[0] if streams else self.hm.keys.engine_stream(),
+                        "streams": streams,
                         "counts": {**engine.counts,
                                    "processed": sum(r.processed for r in engine_routers),
                                    "failed": sum(r.failed for r in engine_routers)},

@@ -101,7 +101,8 @@ class WorkerRunner:
         self.hm = hm
         self.worker = worker
         self.respond_here = respond_here
-        self.streams = hm.keys.worker_streams(worker.topic)      # one per shard (keys.py)
+        every = hm.keys.worker_streams(worker.topic)           # one per shard (keys.py)
+        self.streams = [every[n] for n in hm.keys.consumed(hm.settings.consume_shards)]
         self.counts: dict[int, int] = {}
         self.forwarder = Forwarder(hm.store.redis)
         telemetry = hm.telemetry

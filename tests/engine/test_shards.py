@@ -104,3 +104,44 @@ async def test_roll_call_depth_counts_every_shard(mesh) -> None:
     rows, everyone = await fleet_rows(hm)
     assert everyone and next(r for r in rows if r["role"] == "worker")["depth"] == len(kids)
     await hm.throttle(0, topic="sh.work")
+
+
+SLEEPY = """
+app:
+  id: {APP}
+  version: '1'
+  graphs:
+    - subscribes: sh.sleepy
+      activities:
+        t: {type: trigger, stats: {id: '{$self.input.data.id}'}}
+        nap: {type: hook, sleep: 1, job: {maps: {slept: true}}}
+        w: {type: worker, topic: sh.work, input: {maps: {n: '{t.output.data.n}'}}, job: {maps: {m: '{$self.output.data.m}'}}}
+      transitions:
+        t: [{to: nap}]
+        nap: [{to: w}]
+"""
+
+
+async def test_a_fleet_splits_the_shards_between_processes(mesh) -> None:
+    """``consume_shards``: one process reads shard 0, another shards 1 and 2 (engine, workers, time
+    scouts); jobs on every shard run to the end, timers included, and each process reads only its own."""
+    import pytest
+
+    from hotmesh_core.errors import ValidationError
+
+    first = await mesh(SLEEPY, workers={"sh.work": double}, shards=3, consume_shards=(0,))
+    second = await mesh(None, workers={"sh.work": double}, shards=3, consume_shards=[2, 1])
+    keys = first.keys
+    assert {r.stream for r in first.routers} == {keys.engine_stream_of(0), keys.worker_streams("sh.work")[0]}
+    assert {r.stream for r in second.routers} == {*keys.engine_streams()[1:], *keys.worker_streams("sh.work")[1:]}
+    assert [s.shard for s in first.scouts] == [0] and [s.shard for s in second.scouts] == [1, 2]
+    jids = [f"split-{n}" for n in range(9)]
+    assert {keys.shard_of(j) for j in jids} == {0, 1, 2}
+    import asyncio
+    jobs = await asyncio.gather(*(first.pubsub("sh.sleepy", {"id": jid, "n": n}, timeout=15)
+                                  for n, jid in enumerate(jids)))
+    assert [j["data"] for j in jobs] == [{"slept": True, "m": 2 * n} for n in range(9)]
+    assert first.engine is not None and second.engine is not None
+    assert first.engine.counts and second.engine.counts          # both took steps
+    with pytest.raises(ValidationError, match="no shard 3"):
+        await mesh(None, shards=3, consume_shards=(1, 3))
