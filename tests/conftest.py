@@ -19,7 +19,7 @@ import redis
 
 from hotmesh_core import HotMesh, RedisServer, Settings, Worker
 
-from .cluster import cluster, cluster_with_replicas, one_node_cluster, running_cluster  # noqa: F401  (fixtures)
+from .cluster import cluster, cluster_with_replicas, one_node_cluster, running_cluster, tls_cluster  # noqa: F401  (fixtures)
 from .helpers import assert_eventually  # noqa: F401  (re-exported for tests)
 
 _counter = itertools.count()

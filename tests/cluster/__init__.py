@@ -6,6 +6,9 @@ Fixtures (importable from any test package; ``tests/conftest.py`` imports them):
 - ``cluster``: three masters, no replicas (module scoped);
 - ``cluster_with_replicas``: three masters with one replica each and ``cluster-node-timeout``
   1000 ms, for failover tests (module scoped: a test may kill a node);
+- ``tls_cluster``: three masters with one replica each that speak TLS only, to clients, to each
+  other (``tls-cluster``) and to their replicas (``tls-replication``); ``url`` is
+  ``rediss+cluster://...?ssl_ca_certs=<ca>``;
 - ``one_node_cluster``: one ``--cluster-enabled`` node holding all 16384 slots
   (``CLUSTER ADDSLOTSRANGE 0 16383``): Cluster semantics (CROSSSLOT, key-slot checks of scripts)
   on one process.
@@ -32,6 +35,8 @@ from typing import Any
 
 import pytest
 import redis
+
+from ..tls import TlsFiles, make_tls
 
 #: the number of hash slots of a Redis Cluster
 SLOTS = 16384
@@ -64,6 +69,7 @@ class Node:
     port: int
     directory: Path
     process: subprocess.Popen[bytes] | None = None
+    tls: TlsFiles | None = None
 
     @property
     def address(self) -> str:
@@ -75,12 +81,21 @@ class Node:
 
     def client(self, **options: Any) -> redis.Redis:
         """A plain (non-cluster) redis-py client to this one node."""
+        if self.tls is not None:
+            options = {"ssl": True, "ssl_ca_certs": str(self.tls.ca), **options}
         return redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True,
                            socket_timeout=10, **options)
 
     def start(self, node_timeout_ms: int, slots: bool = True) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+        if self.tls is None:
+            ports = ["--port", str(self.port)]
+        else:                # TLS only: no plain port; the cluster bus and replication use TLS too
+            ports = ["--port", "0", "--tls-port", str(self.port), "--tls-cluster", "yes",
+                     "--tls-replication", "yes", "--tls-cert-file", str(self.tls.cert),
+                     "--tls-key-file", str(self.tls.key), "--tls-ca-cert-file", str(self.tls.ca),
+                     "--tls-auth-clients", "no"]
+        args = ["redis-server", *ports, "--bind", "127.0.0.1",
                 "--dir", str(self.directory), "--appendonly", "no", "--save", "",
                 "--daemonize", "no", "--logfile", str(self.directory / "redis.log"),
                 "--cluster-enabled", "yes", "--cluster-config-file", str(self.directory / "nodes.conf"),
@@ -124,21 +139,26 @@ class Cluster:
     masters: int = 3
     replicas: int = 0
     node_timeout_ms: int = 5000
+    tls: TlsFiles | None = None
     nodes: list[Node] = field(default_factory=list)
 
     @property
     def url(self) -> str:
         seeds = ",".join(node.address for node in self.nodes[:2])
+        if self.tls is not None:
+            return f"rediss+cluster://{seeds}?ssl_ca_certs={self.tls.ca}"
         return f"redis+cluster://{seeds}"
 
     def start(self) -> None:
         count = self.masters * (1 + self.replicas)
-        self.nodes = [Node(_free_cluster_port(), self.directory / f"node{i}") for i in range(count)]
+        self.nodes = [Node(_free_cluster_port(), self.directory / f"node{i}", tls=self.tls) for i in range(count)]
         try:
             for node in self.nodes:
                 node.start(self.node_timeout_ms)
             create = ["redis-cli", "--cluster", "create", *(n.address for n in self.nodes),
                       "--cluster-replicas", str(self.replicas), "--cluster-yes"]
+            if self.tls is not None:
+                create += ["--tls", "--cacert", str(self.tls.ca)]
             done = subprocess.run(create, capture_output=True, text=True, timeout=60)
             if done.returncode != 0:
                 raise RuntimeError(f"redis-cli --cluster create failed: {done.stdout}\n{done.stderr}")
@@ -236,10 +256,12 @@ class Cluster:
 
 
 @contextlib.contextmanager
-def running_cluster(masters: int = 3, replicas: int = 0, node_timeout_ms: int = 5000) -> Iterator[Cluster]:
+def running_cluster(masters: int = 3, replicas: int = 0, node_timeout_ms: int = 5000,
+                    tls: bool = False) -> Iterator[Cluster]:
     """A cluster for the duration of the ``with``; every node is stopped after it."""
     directory = Path(tempfile.mkdtemp(prefix="hotmesh-cluster-"))
-    cluster = Cluster(directory, masters, replicas, node_timeout_ms)
+    files = make_tls(directory / "tls") if tls else None
+    cluster = Cluster(directory, masters, replicas, node_timeout_ms, files)
     try:
         cluster.start()
         yield cluster
@@ -297,6 +319,13 @@ def cluster() -> Iterator[Cluster]:
 def cluster_with_replicas() -> Iterator[Cluster]:
     """Three masters with one replica each; a dead master is replaced within about 2 s."""
     with running_cluster(3, 1, node_timeout_ms=1000) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def tls_cluster() -> Iterator[Cluster]:
+    """Three TLS-only masters with one replica each (failover within about 2 s)."""
+    with running_cluster(3, 1, node_timeout_ms=1000, tls=True) as running:
         yield running
 
 
