@@ -27,6 +27,11 @@ What it does, as redis-py's ``RedisCluster`` and ioredis' ``Cluster`` do:
   if it is a read (``IDEMPOTENT``); a script or a write raises ``ConnectionLostError`` instead
   (its effect is unknown; the engine's stream consumer leaves the message pending for reclaim).
 - **Blocking reads** (``blocking``) use Wires of their own per node, sharing the slot map.
+- **Read fence** (``seam.FENCE``), per node: ``fence(stream)`` names the connection to the master of
+  the stream's slot when a message was read. A script or transaction of that task on that slot is
+  refused with ``StaleReadError`` if the slot is now served by another node (a failover: the
+  replica may not have had the message) or the node's connection was made again since; the same
+  task's writes on other slots (an outbox delivery) and other nodes' reconnects are not affected.
 - **Pub/sub**: classic ``PUBLISH`` reaches every node, so ``subscriber`` is one ``WireSubscriber``
   on one node, moved to another node (subscriptions made again, ``generation`` + 1) when it dies.
 - **Misconfiguration** fails at the first command with a ``ClusterError`` that says what to
@@ -60,9 +65,10 @@ from .errors import (
     CrossSlotError,
     RedisCommandError,
     RedisTimeoutError,
+    StaleReadError,
     ValidationError,
 )
-from .seam import Command, Redis, Script
+from .seam import FENCE, Command, Redis, Script
 from .util import redact
 from .wire import RECONNECT_SECONDS, Endpoint, Redirect, Wire, WireSubscriber, _NoScript, _raise_first
 
@@ -311,9 +317,9 @@ class ClusterRedis:
     def __init__(self, url: str, *, timeout: float = 10.0, connect_timeout: float = 5.0,
                  reconnect_seconds: float | None = None, _root: ClusterRedis | None = None) -> None:
         self.url = url
-        #: the seam's connection epoch (``seam.FENCE``). Not fenced yet on a cluster: a node's
-        #: reconnects are its own Wire's; a per-node fence comes with the sharded layout
-        self.epoch = 0
+        #: read fences handed out (``fence``): token -> (slot, the Wire of its master, its epoch)
+        self._fences: dict[int, tuple[int, Wire, int]] = {}
+        self._fence_ids: dict[tuple[int, int, int], int] = {}
         self.seeds, self._node_url = parse_cluster_url(url)
         self.tls = url.lower().startswith("rediss+")
         self.timeout = timeout
@@ -464,6 +470,47 @@ class ClusterRedis:
             except (Redirect, ConnectionLostError, RedisTimeoutError, RedisCommandError, _Unserved) as exc:
                 error = exc
 
+    # -- the read fence (seam.FENCE) ---------------------------------------------------------------
+    def fence(self, key: str) -> int:
+        """``seam.Redis.fence``: a token for the connection to the master of ``key``'s slot (0 when
+        this client has none yet: not fenced). A few tokens per slot read, kept for the client's life."""
+        slot = key_slot(key)
+        owner = self._map.slots[slot]
+        wire = self._wires.get(owner) if owner is not None else None
+        if wire is None or wire.epoch == 0:
+            return 0
+        found = (slot, id(wire), wire.epoch)
+        token = self._fence_ids.get(found)
+        if token is None:
+            token = self._fence_ids[found] = len(self._fences) + 1
+            self._fences[token] = (slot, wire, wire.epoch)
+        return token
+
+    def _pinned(self, slot: int) -> tuple[Wire, int] | None:
+        """The (Wire, epoch) this task's writes on ``slot`` must go out on, if its fence is on that slot."""
+        fence = FENCE.get()
+        if fence is None or fence[0] is not self:
+            return None
+        found = self._fences.get(fence[1])
+        return (found[1], found[2]) if found is not None and found[0] == slot else None
+
+    @staticmethod
+    async def _fenced(pinned: tuple[Wire, int] | None, wire: Wire, asking: bool,
+                      send: Callable[[], Awaitable[Any]]) -> Any:
+        """``send`` on ``wire``, under the fence ``pinned`` (None: unfenced): refused when the slot's
+        master is no longer the node the message came from; the Wire refuses a newer connection."""
+        if pinned is None:
+            return await send()
+        if asking or wire is not pinned[0]:
+            raise StaleReadError("the slot of this message is served by another node since it was read "
+                                 "(a failover: the new master may not have it): not applied there; it is "
+                                 "delivered again if the cluster still has it")
+        token = FENCE.set(pinned)
+        try:
+            return await send()
+        finally:
+            FENCE.reset(token)
+
     def _known(self, slot: int) -> Wire | None:
         """The Wire of the slot's master if this client has one already (the hot path)."""
         owner = self._map.slots[slot] if slot >= 0 else self._any()
@@ -489,14 +536,19 @@ class ClusterRedis:
         slot = key_slot(keys[0]) if len(keys) == 1 else \
             common_slot([("EVALSHA", script.sha, len(keys), *keys)], f"the script {script.name}")
         wire = self._known(slot)
+        pinned = self._pinned(slot)
         error: Exception | None = None
         if wire is not None:
             try:
-                return await wire.run(script, keys, args)
+                if pinned is None:
+                    return await wire.run(script, keys, args)
+                return await self._fenced(pinned, wire, False, lambda: wire.run(script, keys, args))
             except (Redirect, ConnectionLostError, RedisTimeoutError, RedisCommandError) as exc:
                 error = exc
 
         async def op(wire: Wire, asking: bool) -> Any:
+            if pinned is not None:
+                return await self._fenced(pinned, wire, asking, lambda: wire.run(script, keys, args))
             if not asking:
                 return await wire.run(script, keys, args)
             command = ("EVALSHA", script.sha, len(keys), *keys, *args)
@@ -512,8 +564,11 @@ class ClusterRedis:
     async def transaction(self, commands: Sequence[Command]) -> list[Any]:
         """MULTI ... EXEC on the master of the commands' one slot (``CrossSlotError`` otherwise)."""
         slot = common_slot(commands, "a transaction")
+        pinned = self._pinned(slot)
 
         async def op(wire: Wire, asking: bool) -> list[Any]:
+            if pinned is not None:
+                return list(await self._fenced(pinned, wire, asking, lambda: wire.transaction(commands)))
             if not asking:
                 return await wire.transaction(commands)
             # ASKING holds for the whole MULTI block (Redis keeps the flag inside a transaction)

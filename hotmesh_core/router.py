@@ -155,7 +155,7 @@ class Router:
                 room = min(self.settings.read_count, self.concurrency - self.in_flight)
                 block = None if cursor == "0" else block_ms
                 entries = await self._read(cursor, room, block)
-                epoch = self.redis.epoch          # the fence of what was just read (seam.FENCE)
+                epoch = self.redis.fence(self.stream)     # the fence of what was just read (seam.FENCE)
                 backoff = 0.1
                 # idle: block longer next time (fewer empty reads); busy: back to the setting
                 block_ms = self.settings.block_time_ms if entries else min(block_ms * 2, IDLE_BLOCK_MS)
@@ -309,7 +309,7 @@ class Router:
             reply = await self.redis.call("XAUTOCLAIM", self.stream, self.group, self.consumer, idle, cursor,
                                           "COUNT", 100)
             cursor, entries = reply[0], reply[1]
-            epoch = self.redis.epoch
+            epoch = self.redis.fence(self.stream)
             live = [(message_id, pairs(values)) for message_id, values in entries if values]
             for message_id, values in entries:
                 if not values:             # deleted from the stream while pending (Redis 6.2)

@@ -75,7 +75,7 @@ class Subscriber(Protocol):
 
 
 #: The read fence of the running task: ``(redis, epoch)`` set by a stream consumer for the message it
-#: handles, ``epoch`` being ``redis.epoch`` when the message was read. A script (``run``) or a
+#: handles, ``epoch`` being ``redis.fence(stream)`` when the message was read. A script (``run``) or a
 #: transaction that this task sends over a connection of ``redis`` made after that epoch is refused
 #: with ``StaleReadError`` before it is written: the Redis that delivered the message may have been
 #: replaced by one with an earlier history (AOF tail torn at a power loss, failover), where the
@@ -88,8 +88,13 @@ class Redis(Protocol):
     """The core's view of one Redis (see the module docstring)."""
 
     url: str
-    #: how many connections this client has made (grows at each reconnect; see ``FENCE``)
-    epoch: int
+
+    def fence(self, key: str) -> int:
+        """The read fence (``FENCE``) of a message just read from ``key``: on one Redis, how many
+        connections this client has made (it grows at each reconnect); on a Cluster, a token for the
+        connection to the node that serves ``key`` (a failover or a reconnect of that node
+        breaks it; other nodes' do not). 0: not fenced."""
+        ...
 
     async def call(self, *args: Any) -> Any: ...
 

@@ -467,6 +467,10 @@ class Wire:
         self._connected_once = True
         return replies
 
+    def fence(self, key: str) -> int:
+        """``seam.Redis.fence``: the connection count (one Redis serves every key)."""
+        return self.epoch
+
     def blocking(self, timeout: float) -> Wire:
         """A Wire of its own for blocking reads, whose timeout outlasts the block."""
         return Wire(self.url, timeout=timeout, connect_timeout=self.connect_timeout,

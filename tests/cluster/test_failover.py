@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections.abc import Callable
 
 import pytest
 import redis
@@ -27,8 +28,9 @@ return redis.call('INCR', KEYS[1])
 SLOW = Script("slow", SLOW_SOURCE, hashlib.sha1(SLOW_SOURCE.encode()).hexdigest())
 
 
-def replicated(cluster: Cluster, master: Node, key: str) -> None:
-    """Wait until a replica of ``master`` has ``key``."""
+def replicated(cluster: Cluster, master: Node, key: str,
+               present: Callable[[redis.Redis, str], bool] = lambda sync, key: sync.get(key) is not None) -> None:
+    """Wait until a replica of ``master`` has ``key`` (``present``: a string key by default)."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         for node in cluster.nodes:
@@ -39,7 +41,7 @@ def replicated(cluster: Cluster, master: Node, key: str) -> None:
                     continue
                 sync.execute_command("READONLY")
                 try:
-                    if sync.get(key) is not None:
+                    if present(sync, key):
                         return
                 except redis.ResponseError:     # MOVED: a replica of another master
                     continue
