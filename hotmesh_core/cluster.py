@@ -317,8 +317,8 @@ class ClusterRedis:
     def __init__(self, url: str, *, timeout: float = 10.0, connect_timeout: float = 5.0,
                  reconnect_seconds: float | None = None, _root: ClusterRedis | None = None) -> None:
         self.url = url
-        #: read fences handed out (``fence``): token -> (slot, the Wire of its master, its epoch)
-        self._fences: dict[int, tuple[int, Wire, int]] = {}
+        #: read fences handed out (``fence``): token -> (slot, (the Wire of its master, its epoch))
+        self._fences: dict[int, tuple[int, tuple[Wire, int]]] = {}
         self._fence_ids: dict[tuple[int, int, int], int] = {}
         self.seeds, self._node_url = parse_cluster_url(url)
         self.tls = url.lower().startswith("rediss+")
@@ -483,7 +483,7 @@ class ClusterRedis:
         token = self._fence_ids.get(found)
         if token is None:
             token = self._fence_ids[found] = len(self._fences) + 1
-            self._fences[token] = (slot, wire, wire.epoch)
+            self._fences[token] = (slot, (wire, wire.epoch))
         return token
 
     def _pinned(self, slot: int) -> tuple[Wire, int] | None:
@@ -492,7 +492,7 @@ class ClusterRedis:
         if fence is None or fence[0] is not self:
             return None
         found = self._fences.get(fence[1])
-        return (found[1], found[2]) if found is not None and found[0] == slot else None
+        return found[1] if found is not None and found[0] == slot else None
 
     @staticmethod
     async def _fenced(pinned: tuple[Wire, int] | None, wire: Wire, asking: bool,
@@ -542,6 +542,12 @@ class ClusterRedis:
             try:
                 if pinned is None:
                     return await wire.run(script, keys, args)
+                if wire is pinned[0]:                    # the hot path of a fenced step: no extra frame
+                    token = FENCE.set(pinned)
+                    try:
+                        return await wire.run(script, keys, args)
+                    finally:
+                        FENCE.reset(token)
                 return await self._fenced(pinned, wire, False, lambda: wire.run(script, keys, args))
             except (Redirect, ConnectionLostError, RedisTimeoutError, RedisCommandError) as exc:
                 error = exc
