@@ -81,7 +81,8 @@ class AppsView:
         tall = self.direction.value == "TB"
         for view in self.views:
             if view.model is not None:
-                bokeh_write(functools.partial(setattr, view.figure, "height", _height(len(view.model.nodes), tall)))
+                bokeh_write(functools.partial(setattr, view.figure, "height", _height(len(view.model.nodes), tall)),
+                            view.figure)
                 view.show(view.model, self.direction.value)
 
     def _inspect(self, aid: str | None) -> None:

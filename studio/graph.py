@@ -30,16 +30,26 @@ from .theme import (
 )
 
 
-def bokeh_write(change: Callable[[], None]) -> None:
-    """Apply ``change`` (it sets Bokeh model properties) now, or on the document's next tick.
+def bokeh_write(change: Callable[[], None], model: Any = None) -> None:
+    """Apply ``change`` (it sets properties of ``model`` or of models in its document) now, or on
+    that document's next tick.
 
     Bokeh only accepts model changes under the document lock. Panel runs async callbacks without
     it, so from there the change is queued with ``add_next_tick_callback``, which takes the lock.
-    Outside a server session (tests, notebooks) it runs at once.
+    The document is the model's own when it is in one: ``pn.state.curdoc`` in a task that Panel
+    scheduled (a watcher's ``pn.state.execute``) can be another session's, whose lock does not cover
+    these models (the change never reaches this browser) and which may be gone (the change never
+    runs). A model in no document yet (being built), and code outside a server session (tests,
+    notebooks), change at once.
     """
     import panel as pn
 
-    doc = pn.state.curdoc
+    doc = getattr(model, "document", None) if model is not None else None
+    if doc is None:
+        if model is not None:
+            change()               # not shown yet: its state goes to the browser when it is
+            return
+        doc = pn.state.curdoc
     session = getattr(getattr(doc, "session_context", None), "_session", None)
     if doc is None or session is None or getattr(session, "_pending_writes", None) is not None:
         change()
@@ -226,7 +236,7 @@ class GraphView:
                 self._watch_ranges(self.figure)
 
         refit, self._drawn = self._drawn, True
-        bokeh_write(draw)
+        bokeh_write(draw, self.figure)
         return True
 
     def clear(self) -> None:
@@ -243,7 +253,7 @@ class GraphView:
             self.labels.data = {"x": [], "y": [], "text": []}
             self.legend.visible = False
 
-        bokeh_write(wipe)
+        bokeh_write(wipe, self.figure)
 
     def _frames(self) -> tuple[dict[str, list[Any]], EdgeFrames, dict[str, list[Any]], dict[str, list[Any]]]:
         """The columns of every source for the current model and layout (pure)."""
@@ -355,7 +365,7 @@ class GraphView:
             self.ghost_edges.data = ghost
             self.legend.visible = legend
 
-        bokeh_write(draw)
+        bokeh_write(draw, self.figure)
 
     def _patch(self, rows: list[tuple[int, dict[str, Any]]]) -> int:
         """Patch the cells that differ from what was last sent (``self.data``)."""
@@ -368,7 +378,7 @@ class GraphView:
                     patch.setdefault(key, []).append((i, value))
                     changed.add(i)
         if patch:
-            bokeh_write(lambda: self.nodes.patch(patch))
+            bokeh_write(lambda: self.nodes.patch(patch), self.figure)
         return len(changed)
 
     # -- selection -----------------------------------------------------------------------------
@@ -382,7 +392,7 @@ class GraphView:
         def pick() -> None:
             self.nodes.selected.indices = indices
 
-        bokeh_write(pick)
+        bokeh_write(pick, self.figure)
 
     @property
     def selected(self) -> str | None:

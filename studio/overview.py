@@ -220,7 +220,7 @@ class OverviewView:
                 if self.app is not None and graph is not None else None)
         now_ms = int(time.time() * 1000)
         data = self.stats.rates(window_s, step_s, aids, now_ms)
-        bokeh_write(lambda: setattr(self.source, "data", data))
+        bokeh_write(lambda: setattr(self.source, "data", data), self.source)
         totals = self.stats.totals(window_s, aids, now_ms)
         self.activities.value = pd.DataFrame(self.activity_rows(window_s, graph, now_ms), columns=ACTIVITY_COLUMNS)
         if self.report:

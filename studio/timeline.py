@@ -53,7 +53,7 @@ class Timeline:
                 self.figure.height = max(120, 46 + ROW_PX * len(factors))
             self.source.data = data
 
-        bokeh_write(write)
+        bokeh_write(write, self.figure)
 
 
 def _label(row: dict[str, Any], rows: list[dict[str, Any]]) -> str:
