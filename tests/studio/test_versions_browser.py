@@ -31,6 +31,15 @@ LEGEND_JS = """
 """
 
 
+DOCS_JS = """
+(name) => Bokeh.documents.map((doc) => {
+  const models = Array.from(doc._all_models.values()).filter((m) => m.name == name);
+  return {roots: doc.roots().length, named: models.length,
+          rows: models.map((m) => (m.data && m.data.id ? m.data.id.length : -1))};
+})
+"""
+
+
 def active_version(redis_url: str, app_id: str) -> tuple[str | None, list[str]]:
     """The active version and the deployed ones, read through the API (a client of our own, in a
     thread: Playwright's sync API owns this thread's event loop)."""
@@ -117,8 +126,10 @@ def test_deploy_reviews_breaking_changes_before_activation(page: Any, studio_ser
     try:
         diff = wait_for(diff_drawn, what="the versions diff colours")
     except AssertionError as exc:
-        raise AssertionError(f"{exc}; the chart's marks: {seen[0]}; the text diff: "
-                             f"{text(page, '.hm-text-diff')[:200]!r}") from None
+        shot(page, "graph-diff-failed")
+        documents = page.evaluate(DOCS_JS, "diff-nodes")
+        raise AssertionError(f"{exc}; the chart's marks: {seen[0]}; the page's Bokeh documents: {documents}; "
+                             f"the text diff: {text(page, '.hm-text-diff')[:200]!r}") from None
     assert diff["audit"] == "added" and diff["compose"] == "changed"
     ghost = source_data(page, "diff-edges-removed", "source", "target")
     assert ghost and list(zip(ghost["source"], ghost["target"], strict=True)) == [("compose", "shout")]
