@@ -149,8 +149,8 @@ class RequestLog:
 
 
 def checked_page(browser: Any, height: int = 1000) -> Iterator[Any]:
-    """A chromium page that records its page errors (``page.errors``) and its requests
-    (``page.requests``); on exit, any request that left 127.0.0.1 fails the test."""
+    """A chromium page that records its page errors (``page.errors``), console errors and warnings
+    (``page.console``) and its requests (``page.requests``); on exit, any request that left 127.0.0.1 fails the test."""
     context = browser.new_context(viewport={"width": 1440, "height": height})
     page = context.new_page()
     page.set_default_timeout(30_000)
@@ -160,6 +160,10 @@ def checked_page(browser: Any, height: int = 1000) -> Iterator[Any]:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.errors = errors              # type: ignore[attr-defined]
+    console: list[str] = []           # the browser console's errors and warnings, for failure messages
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"[:300]) if m.type in ("error", "warning")
+            else None)
+    page.console = console            # type: ignore[attr-defined]
     yield page
     context.close()
     assert not requests.outside(), f"requests left 127.0.0.1: {requests.outside()}"

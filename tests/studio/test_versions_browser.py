@@ -129,7 +129,8 @@ def test_deploy_reviews_breaking_changes_before_activation(page: Any, studio_ser
         shot(page, "graph-diff-failed")
         documents = page.evaluate(DOCS_JS, "diff-nodes")
         raise AssertionError(f"{exc}; the chart's marks: {seen[0]}; the page's Bokeh documents: {documents}; "
-                             f"the text diff: {text(page, '.hm-text-diff')[:200]!r}") from None
+                             f"the text diff: {text(page, '.hm-text-diff')[:200]!r}; page errors: {page.errors}; "
+                             f"console: {page.console[-10:]}") from None
     assert diff["audit"] == "added" and diff["compose"] == "changed"
     ghost = source_data(page, "diff-edges-removed", "source", "target")
     assert ghost and list(zip(ghost["source"], ghost["target"], strict=True)) == [("compose", "shout")]
